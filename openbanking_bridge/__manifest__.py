@@ -1,0 +1,22 @@
+# Copyright 2026 openbanking_bridge contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Open Banking (Bridge)",
+    "summary": "Link bank accounts to Bridge: signatories, webview, webhooks, IBAN linking",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/openbanking-bridge/openbanking_bridge",
+    "author": "openbanking_bridge contributors",
+    "maintainers": [],
+    "license": "LGPL-3",
+    "application": True,
+    "installable": True,
+    "depends": ["mail"],
+    "external_dependencies": {
+        "python": ["requests", "cryptography", "stdnum"],
+    },
+    "data": [
+        "security/openbanking_security.xml",
+        "views/menus.xml",
+    ],
+}
