@@ -13,7 +13,7 @@
     "installable": True,
     "depends": ["mail"],
     "external_dependencies": {
-        "python": ["requests", "cryptography", "stdnum"],
+        "python": ["requests", "cryptography", "python-stdnum"],
     },
     "data": [
         "security/openbanking_security.xml",
