@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 {
     "name": "Open Banking (Bridge)",
-    "summary": "Link bank accounts to Bridge: signatories, webview, webhooks, IBAN linking",
+    "summary": "Link bank accounts to Bridge: webview, webhooks, IBAN linking",
     "version": "18.0.1.0.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/openbanking-bridge/openbanking_bridge",
