@@ -107,6 +107,13 @@ db_exists() {
         -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1
 }
 
+# The state of openbanking_bridge in database $1 ("installed", "uninstalled"...),
+# or nothing when the database holds no Odoo module table yet.
+addon_state() {
+    PGPASSWORD="$DB_PASSWORD" psql -XtAq -h "$DB_HOST" -U "$DB_USER" -d "$1" \
+        -c "SELECT state FROM ir_module_module WHERE name = 'openbanking_bridge'" 2>/dev/null
+}
+
 # An Odoo configuration file for this project: addons path, database access,
 # a data directory under var/.
 write_odoo_config() {
