@@ -1,4 +1,4 @@
-"""Totals for `make test`: counts what each stage left in var/test-results/.
+"""Totals for `scripts/test`: counts what each stage left in var/test-results/.
 
     report.py count-odoo-tests DIR      test methods in DIR's test_*.py files
     report.py junit-tests FILE          tests in a JUnit file (0 if unreadable)
