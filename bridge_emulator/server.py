@@ -129,7 +129,7 @@ class BridgeEmulator:
         self.webhooks.start()
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="bridge-emulator",
             daemon=True,
         )
@@ -203,7 +203,8 @@ class BridgeEmulator:
         ``endpoint`` is e.g. ``"GET /v2/accounts/{account_id}"`` (see
         ``ENDPOINTS``), or ``"*"`` for every API endpoint. ``latency`` seconds are
         waited first; then ``drop`` closes the connection with no answer, or
-        ``status`` answers with Bridge's error shape (or ``body`` if given).
+        ``status`` answers with Bridge's error shape, or ``body`` if given (JSON, or
+        bytes sent as they are).
         """
         if endpoint != "*" and endpoint not in api.ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}")
@@ -521,7 +522,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                 body = api.error_json(
                     version, ApiError(fault.status, code, "Injected fault")
                 )
-            self.send_json(fault.status, body)
+            if isinstance(body, bytes):
+                self._send(fault.status, body, "application/octet-stream")
+            else:
+                self.send_json(fault.status, body)
             return True
         return False
 
