@@ -8,13 +8,13 @@ Delivered in order by one background thread, or synchronously on demand.
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import queue
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 _logger = logging.getLogger(__name__)
 
@@ -28,6 +28,30 @@ def sign(body, secret):
 
 def signature_header(body, secrets):
     return ",".join(f"v1={sign(body, secret)}" for secret in secrets if secret)
+
+
+def post(url, body, headers):
+    """POST ``body`` to ``url``; return the HTTP status.
+
+    ``http.client`` rather than ``urllib.request``: it keeps the header names as
+    written (``BridgeApi-Signature``) and ignores proxy settings.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    if parts.scheme == "https":
+        connection_class = http.client.HTTPSConnection
+    else:
+        connection_class = http.client.HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=DELIVERY_TIMEOUT)
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 @dataclass
@@ -65,7 +89,6 @@ class WebhookSender:
         self._pending = 0
         self._condition = threading.Condition()
         self.deliveries = []
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._thread = None
 
     def start(self):
@@ -132,14 +155,9 @@ class WebhookSender:
         headers = {"Content-Type": "application/json"}
         if signature:
             headers[SIGNATURE_HEADER] = signature
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with self._opener.open(request, timeout=DELIVERY_TIMEOUT) as response:
-                delivery.status = response.status
-        except urllib.error.HTTPError as error:
-            delivery.status = error.code
-            error.close()
-        except (OSError, ValueError) as error:
+            delivery.status = post(url, body, headers)
+        except (OSError, ValueError, http.client.HTTPException) as error:
             delivery.error = f"{type(error).__name__}: {error}"
         _logger.info("webhook %s -> %s", event_type, delivery.status or delivery.error)
         with self._condition:
