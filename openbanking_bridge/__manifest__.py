@@ -17,6 +17,14 @@
     },
     "data": [
         "security/openbanking_security.xml",
+        "security/ir.model.access.csv",
+        "security/openbanking_rules.xml",
+        "views/res_bank_views.xml",
+        "views/res_partner_bank_views.xml",
+        "views/openbanking_signatory_views.xml",
+        "views/openbanking_web_service_views.xml",
+        "views/openbanking_authorization_views.xml",
+        "wizards/res_bank_webview_views.xml",
         "views/menus.xml",
     ],
 }

@@ -1,0 +1,274 @@
+# Copyright 2026 openbanking_bridge contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import re
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import escape_psql
+
+WEBHOOK_ROUTE = "/openbanking/bridge/webhook"
+CALLING_CODE_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class OpenbankingWebService(models.Model):
+    _name = "openbanking.web.service"
+    _inherit = ("mail.thread", "openbanking.secret.mixin")
+    _description = "Open Banking Web Service"
+    _order = "name, id"
+    _openbanking_secret_fields = (
+        "client_secret",
+        "webhook_secret",
+        "webhook_secret_previous",
+    )
+    _openbanking_logged_secret_fields = _openbanking_secret_fields
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        required=True,
+        index=True,
+        tracking=True,
+        default=lambda self: self.env.company,
+    )
+    provider = fields.Selection(
+        selection=[("bridge", "Bridge")],
+        required=True,
+        default="bridge",
+        tracking=True,
+    )
+    bank_id = fields.Many2one(
+        comodel_name="res.bank",
+        string="Associated Bank",
+        required=True,
+        ondelete="restrict",
+        tracking=True,
+        domain=[("openbanking_type", "=", "open_banking")],
+        help="A bank can be associated with only one web service in the whole "
+        "database, archived ones included.",
+    )
+    calling_code = fields.Char(
+        tracking=True,
+        help="Names the bank in the webhook URL. It may stay empty while a single "
+        "web service is active; with several, each needs its own. Letters, digits, "
+        "'-' and '_' only.",
+    )
+    api_url = fields.Char(
+        string="API Base URL",
+        required=True,
+        tracking=True,
+        default="https://api.bridgeapi.io",
+    )
+    api_mode = fields.Selection(
+        selection=[
+            ("v2_password", "2021-06-01, email and password"),
+            ("v2_external", "2021-06-01, external user id"),
+            ("v3", "2025-01-15"),
+        ],
+        string="API Mode",
+        required=True,
+        default="v3",
+        tracking=True,
+        help="The Bridge API version and how its users are identified. Users with an "
+        "email and a password are refused for Bridge applications created after "
+        "23/10/2023; version 2021-06-01 ends on 31/12/2027.",
+    )
+    client_id = fields.Char(string="Client ID", tracking=True)
+    client_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        exportable=False,
+    )
+    client_secret_set = fields.Boolean(
+        compute="_compute_client_secret_set",
+    )
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        help="Paste this URL in Bridge's console, as the URL of the webhook sending "
+        "the item.account.created event.",
+    )
+    webhook_secret = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        exportable=False,
+        help="Secret of the webhook in Bridge's console: it signs every event.",
+    )
+    webhook_secret_previous = fields.Char(
+        string="Previous Webhook Secret",
+        groups="base.group_system",
+        copy=False,
+        exportable=False,
+        help="During a rotation, Bridge signs events with both secrets for 24 hours: "
+        "keep the former one here until then.",
+    )
+    webhook_secret_set = fields.Boolean(
+        compute="_compute_webhook_secret_set",
+    )
+    event_retention_days = fields.Integer(
+        string="Event Retention (days)",
+        default=30,
+        tracking=True,
+        help="Received webhook events are kept this many days.",
+    )
+
+    _sql_constraints = (
+        # Deferred to the end of the transaction: the Python constraints run
+        # first and name the service at fault; the database stays the race-proof
+        # backstop.
+        (
+            "bank_uniq",
+            "UNIQUE (bank_id) DEFERRABLE INITIALLY DEFERRED",
+            "A bank can be associated with only one web service.",
+        ),
+        (
+            "calling_code_uniq",
+            (
+                "EXCLUDE USING btree (lower(calling_code) WITH =) "
+                "DEFERRABLE INITIALLY DEFERRED"
+            ),
+            "Each web service needs its own calling code.",
+        ),
+        (
+            "event_retention_days_positive",
+            "CHECK (event_retention_days > 0)",
+            "The event retention must be a positive number of days.",
+        ),
+    )
+
+    @api.depends("client_secret")
+    def _compute_client_secret_set(self):
+        for service in self:
+            service.client_secret_set = bool(service.sudo().client_secret)
+
+    @api.depends("calling_code")
+    def _compute_webhook_url(self):
+        for service in self:
+            base_url = (service.get_base_url() or "").rstrip("/")
+            code = f"/{service.calling_code}" if service.calling_code else ""
+            service.webhook_url = f"{base_url}{WEBHOOK_ROUTE}{code}"
+
+    @api.depends("webhook_secret")
+    def _compute_webhook_secret_set(self):
+        for service in self:
+            service.webhook_secret_set = bool(service.sudo().webhook_secret)
+
+    @api.constrains("bank_id")
+    def _check_bank_id(self):
+        services_sudo = self.sudo().with_context(active_test=False)
+        for service_sudo in services_sudo:
+            if service_sudo.bank_id.openbanking_type != "open_banking":
+                raise ValidationError(
+                    self.env._(
+                        "The associated bank %(bank)s of the web service "
+                        "%(service)s must be an Open Banking bank.",
+                        bank=service_sudo.bank_id.display_name,
+                        service=service_sudo.display_name,
+                    )
+                )
+            holder_sudo = services_sudo.search(
+                [
+                    ("id", "!=", service_sudo.id),
+                    ("bank_id", "=", service_sudo.bank_id.id),
+                ],
+                limit=1,
+            )
+            if holder_sudo.active:
+                raise ValidationError(
+                    self.env._(
+                        "The bank %(bank)s is already associated with the web "
+                        "service %(service)s: a bank can be associated only once.",
+                        bank=service_sudo.bank_id.display_name,
+                        service=holder_sudo.display_name,
+                    )
+                )
+            if holder_sudo:
+                raise ValidationError(
+                    self.env._(
+                        "The bank %(bank)s is already associated with the archived "
+                        "web service %(service)s: a bank can be associated only "
+                        "once, archived web services included.",
+                        bank=service_sudo.bank_id.display_name,
+                        service=holder_sudo.display_name,
+                    )
+                )
+
+    @api.constrains("calling_code")
+    def _check_calling_code(self):
+        services_sudo = self.sudo().with_context(active_test=False)
+        for service_sudo in services_sudo.filtered("calling_code"):
+            if not CALLING_CODE_RE.fullmatch(service_sudo.calling_code):
+                raise ValidationError(
+                    self.env._(
+                        "The calling code %(code)s of the web service %(service)s "
+                        "may only hold letters, digits, '-' and '_'.",
+                        code=service_sudo.calling_code,
+                        service=service_sudo.display_name,
+                    )
+                )
+            holder_sudo = services_sudo.search(
+                [
+                    ("id", "!=", service_sudo.id),
+                    ("calling_code", "=ilike", escape_psql(service_sudo.calling_code)),
+                ],
+                limit=1,
+            )
+            if holder_sudo:
+                raise ValidationError(
+                    self.env._(
+                        "The calling code %(code)s is already used by the web "
+                        "service %(service)s: each web service needs its own.",
+                        code=service_sudo.calling_code,
+                        service=holder_sudo.display_name,
+                    )
+                )
+
+    @api.constrains("calling_code", "active")
+    def _check_calling_code_required(self):
+        active_services_sudo = self.sudo().search([("active", "=", True)])
+        if len(active_services_sudo) < 2:
+            return
+        missing_sudo = active_services_sudo.filtered(lambda s: not s.calling_code)
+        if missing_sudo:
+            raise ValidationError(
+                self.env._(
+                    "Several web services are active, so each needs a calling code "
+                    "to tell their webhooks apart. Missing on: %(services)s.",
+                    services=", ".join(missing_sudo.mapped("display_name")),
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._clean_calling_code(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._clean_calling_code(vals)
+        return super().write(vals)
+
+    @api.model
+    def _clean_calling_code(self, vals):
+        if "calling_code" in vals:
+            vals["calling_code"] = (vals["calling_code"] or "").strip() or False
+
+    @api.model
+    def _get_by_calling_code(self, calling_code):
+        """Return, with sudo, the active web service a webhook sent to the URL
+        ending with ``calling_code`` is meant for, or an empty recordset.
+
+        Without a calling code, that is the only active web service, if there is
+        just one.
+        """
+        services_sudo = self.sudo()
+        if calling_code:
+            return services_sudo.search(
+                [
+                    ("active", "=", True),
+                    ("calling_code", "=ilike", escape_psql(calling_code)),
+                ],
+                limit=1,
+            )
+        service_sudo = services_sudo.search([("active", "=", True)], limit=2)
+        return service_sudo if len(service_sudo) == 1 else services_sudo.browse()

@@ -1,0 +1,132 @@
+# Copyright 2026 openbanking_bridge contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+
+class ResBank(models.Model):
+    _inherit = "res.bank"
+
+    openbanking_type = fields.Selection(
+        selection=[("standard", "Standard"), ("open_banking", "Open Banking")],
+        string="Bank Type",
+        required=True,
+        default="standard",
+        help="Open Banking banks are reached through an aggregator such as Bridge.",
+    )
+    openbanking_timeout = fields.Integer(
+        string="Connection Timeout (minutes)",
+        default=30,
+        help="Past this delay, a connection to the bank must be set up again.",
+    )
+    bridge_bank_ref = fields.Char(
+        string="Bridge Bank ID",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Id of the bank at Bridge, written when a Bridge account is linked.",
+    )
+    openbanking_signatory_ids = fields.One2many(
+        comodel_name="openbanking.signatory",
+        inverse_name="bank_id",
+        string="Signatories",
+    )
+    openbanking_signatory_count = fields.Integer(
+        string="Signatory Count",
+        compute="_compute_openbanking_signatory_count",
+    )
+    openbanking_service_ids = fields.One2many(
+        comodel_name="openbanking.web.service",
+        inverse_name="bank_id",
+        string="Web Services",
+        context={"active_test": False},
+    )
+    openbanking_service_id = fields.Many2one(
+        comodel_name="openbanking.web.service",
+        string="Web Service",
+        compute="_compute_openbanking_service_id",
+        help="The active web service whose associated bank this is.",
+    )
+
+    @api.depends("openbanking_signatory_ids")
+    def _compute_openbanking_signatory_count(self):
+        for bank in self:
+            bank.openbanking_signatory_count = len(bank.openbanking_signatory_ids)
+
+    @api.depends("openbanking_service_ids.active")
+    def _compute_openbanking_service_id(self):
+        for bank in self:
+            bank.openbanking_service_id = bank.openbanking_service_ids.filtered(
+                "active"
+            )[:1]
+
+    @api.constrains("openbanking_type", "openbanking_timeout")
+    def _check_openbanking_timeout(self):
+        for bank in self:
+            if (
+                bank.openbanking_type == "open_banking"
+                and bank.openbanking_timeout <= 0
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The connection timeout of the Open Banking bank %(bank)s "
+                        "must be a positive number of minutes.",
+                        bank=bank.display_name,
+                    )
+                )
+
+    @api.constrains("openbanking_type")
+    def _check_openbanking_type(self):
+        service_sudo = (
+            self.env["openbanking.web.service"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("bank_id", "in", self.ids),
+                    ("bank_id.openbanking_type", "!=", "open_banking"),
+                ],
+                limit=1,
+            )
+        )
+        if service_sudo:
+            raise ValidationError(
+                self.env._(
+                    "The bank %(bank)s is associated with the web service "
+                    "%(service)s: it must stay an Open Banking bank.",
+                    bank=service_sudo.bank_id.display_name,
+                    service=service_sudo.display_name,
+                )
+            )
+
+    def action_open_signatories(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "openbanking_bridge.openbanking_signatory_action"
+        )
+        action.update(
+            name=self.env._("Signatories of %(bank)s", bank=self.display_name),
+            domain=[("bank_id", "=", self.id)],
+            context={"default_bank_id": self.id},
+        )
+        return action
+
+    def action_open_webview(self):
+        self.ensure_one()
+        if self.openbanking_type != "open_banking" or not self.openbanking_service_id:
+            raise UserError(
+                self.env._(
+                    "The bank %(bank)s is not an Open Banking bank with an active "
+                    "web service.",
+                    bank=self.display_name,
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Bridge Webview"),
+            "res_model": "res.bank.webview",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_bank_id": self.id},
+        }
