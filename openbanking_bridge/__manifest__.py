@@ -27,4 +27,7 @@
         "wizards/res_bank_webview_views.xml",
         "views/menus.xml",
     ],
+    "demo": [
+        "demo/openbanking_demo.xml",
+    ],
 }
