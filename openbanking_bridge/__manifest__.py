@@ -30,4 +30,9 @@
     "demo": [
         "demo/openbanking_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "openbanking_bridge/static/tests/tours/*.js",
+        ],
+    },
 }
