@@ -48,6 +48,13 @@ class TestOpenbankingTour(HttpCase):
             }
         )
 
+    def test_open_banking_menu(self):
+        self.env["res.bank"].create({"name": "Banque Tour Standard"})
+        user = new_test_user(
+            self.env, login="ob_tour_en", lang="en_US", groups=USER_GROUP
+        )
+        self.start_tour("/odoo", "openbanking_bridge_menu_tour", login=user.login)
+
     def test_signatory_and_authorization(self):
         self.start_tour(
             "/odoo/action-openbanking_bridge.res_bank_action",
