@@ -1,11 +1,20 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+from datetime import timedelta, timezone
+
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import email_split, escape_psql
+
+from ..tools import crypto
+
+_logger = logging.getLogger(__name__)
 
 # written by the Bridge exchanges (with sudo) or by a manager, never by a plain user
 BRIDGE_STATE_FIELDS = ("bridge_user_uuid", "state", "last_connection_date")
+# a stored user token is not used in its last minutes of life
+TOKEN_SAFETY_MARGIN = timedelta(minutes=5)
 
 
 class OpenbankingSignatory(models.Model):
@@ -212,3 +221,179 @@ class OpenbankingSignatory(models.Model):
     def _openbanking_clean_email(self, vals):
         if isinstance(vals.get("email"), str):
             vals["email"] = vals["email"].strip()
+
+    # ------------------------------------------------------------------
+    # Secrets at rest
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _openbanking_encrypt(self, plaintext):
+        try:
+            return crypto.encrypt(plaintext)
+        except crypto.SecretKeyError as error:
+            self._openbanking_raise_key_error(error)
+
+    @api.model
+    def _openbanking_decrypt(self, ciphertext):
+        """Return the plain text; ``crypto.SecretDecryptionError`` when no key
+        decrypts it (the caller says what to do then)."""
+        try:
+            return crypto.decrypt(ciphertext)
+        except crypto.SecretKeyError as error:
+            self._openbanking_raise_key_error(error)
+
+    @api.model
+    def _openbanking_raise_key_error(self, error):
+        # the reason names the option or the file, never a key
+        _logger.error("Open Banking encryption keys unusable: %s", error)
+        raise UserError(
+            self.env._(
+                "The encryption keys of Open Banking cannot be used. An administrator "
+                "must check the server option openbanking_bridge_keys, or the key "
+                "file in Odoo's data directory; the server log tells more."
+            )
+        ) from None
+
+    def _openbanking_has_usable_password(self):
+        """Whether a Bridge password is stored for this signatory and decrypts."""
+        self.ensure_one()
+        ciphertext = self.sudo().bridge_password
+        if not ciphertext:
+            return False
+        try:
+            self._openbanking_decrypt(ciphertext)
+        except crypto.SecretDecryptionError:
+            return False
+        return True
+
+    def _openbanking_get_password(self):
+        """Return the decrypted Bridge password; a ``UserError`` asking to type it
+        again when there is none or it no longer decrypts."""
+        self.ensure_one()
+        ciphertext = self.sudo().bridge_password
+        if ciphertext:
+            try:
+                return self._openbanking_decrypt(ciphertext)
+            except crypto.SecretDecryptionError:
+                _logger.warning(
+                    "The Bridge password of signatory %s does not decrypt with the "
+                    "current keys.",
+                    self.id,
+                )
+        raise UserError(
+            self.env._(
+                "No usable Bridge password is stored for %(signatory)s (none was "
+                "typed, or the encryption key changed). Open the webview of the bank "
+                "and type the password again.",
+                signatory=self.display_name,
+            )
+        )
+
+    # ------------------------------------------------------------------
+    # Bridge user and token
+    # ------------------------------------------------------------------
+
+    def _openbanking_get_service(self):
+        """Return, with sudo, the active web service of the signatory's bank."""
+        self.ensure_one()
+        service_sudo = self.sudo().bank_id.openbanking_service_id
+        if not service_sudo:
+            raise UserError(
+                self.env._(
+                    "The bank %(bank)s has no active web service.",
+                    bank=self.bank_id.display_name,
+                )
+            )
+        return service_sudo
+
+    def _openbanking_external_user_id(self):
+        """The stable id of the signatory's user at Bridge, in the modes that
+        identify users by an external id: this database's uuid and the record id."""
+        self.ensure_one()
+        db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        return f"odoo-{db_uuid}-signatory-{self.id}"
+
+    def _openbanking_user_identity(self, service_sudo):
+        """The keyword arguments naming the signatory's Bridge user to
+        ``BridgeClient.authenticate``."""
+        self.ensure_one()
+        if service_sudo.api_mode == "v2_password":
+            return {"email": self.email, "password": self._openbanking_get_password()}
+        if self.bridge_user_uuid:
+            return {"user_uuid": self.bridge_user_uuid}
+        return {"external_user_id": self._openbanking_external_user_id()}
+
+    def _openbanking_get_stored_token(self):
+        """Return the stored access token while it may be reused, else None.
+
+        Reused while younger than both Bridge's expiry (less a safety margin) and
+        the bank's connection timeout: past the timeout, every connection is set
+        up again, with a new token.
+        """
+        self.ensure_one()
+        signatory_sudo = self.sudo()
+        if not (
+            signatory_sudo.bridge_access_token
+            and signatory_sudo.bridge_token_expires_at
+            and signatory_sudo.bridge_token_date
+        ):
+            return None
+        now = fields.Datetime.now()
+        timeout = timedelta(minutes=signatory_sudo.bank_id.openbanking_timeout)
+        if (
+            signatory_sudo.bridge_token_expires_at - TOKEN_SAFETY_MARGIN <= now
+            or signatory_sudo.bridge_token_date + timeout <= now
+        ):
+            return None
+        try:
+            return self._openbanking_decrypt(signatory_sudo.bridge_access_token)
+        except crypto.SecretDecryptionError:
+            # only a cache: a new token is asked for
+            _logger.warning(
+                "The Bridge token of signatory %s does not decrypt with the current "
+                "keys: authenticating again.",
+                self.id,
+            )
+            return None
+
+    def _openbanking_get_user_token(self):
+        """Return the access token (str) of the signatory's Bridge user.
+
+        The stored token is reused while ``_openbanking_get_stored_token`` allows;
+        otherwise the user is authenticated at Bridge and the new token stored,
+        encrypted. Private, for trusted callers (the webview, the webhook
+        processing): ``bridge`` errors are raised as they come.
+        """
+        self.ensure_one()
+        access_token = self._openbanking_get_stored_token()
+        if access_token:
+            return access_token
+        service_sudo = self._openbanking_get_service()
+        user_token = service_sudo._openbanking_client().authenticate(
+            **self._openbanking_user_identity(service_sudo)
+        )
+        self._openbanking_store_token(user_token)
+        return user_token.access_token
+
+    def _openbanking_store_token(self, user_token):
+        """Store a token Bridge just gave (and the user's uuid, if new)."""
+        self.ensure_one()
+        expires_at = user_token.expires_at.astimezone(timezone.utc).replace(tzinfo=None)
+        vals = {
+            "bridge_access_token": self._openbanking_encrypt(user_token.access_token),
+            "bridge_token_expires_at": expires_at,
+            "bridge_token_date": fields.Datetime.now(),
+        }
+        if user_token.user_uuid and not self.bridge_user_uuid:
+            vals["bridge_user_uuid"] = user_token.user_uuid
+        self.sudo().write(vals)
+
+    def _openbanking_invalidate_user_token(self):
+        """Forget the stored token, e.g. after Bridge refused it with a 401."""
+        self.sudo().write(
+            {
+                "bridge_access_token": False,
+                "bridge_token_expires_at": False,
+                "bridge_token_date": False,
+            }
+        )

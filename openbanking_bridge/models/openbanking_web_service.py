@@ -1,12 +1,40 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
+import threading
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import escape_psql
 
+from .. import const
+from ..bridge import (
+    BridgeAuthenticationError,
+    BridgeClient,
+    BridgeConflictError,
+    BridgeInvalidRequestError,
+    BridgeNotFoundError,
+    BridgeRateLimitError,
+    BridgeResponseError,
+    BridgeUnavailableError,
+    BridgeUnsupportedError,
+)
+
 WEBHOOK_ROUTE = "/openbanking/bridge/webhook"
+CONNECT_CALLBACK_ROUTE = "/openbanking/bridge/connect/done"
+API_MODE_VERSIONS = {
+    "v2_password": const.API_VERSION_V2,
+    "v2_external": const.API_VERSION_V2,
+    "v3": const.API_VERSION_V3,
+}
+# (connect, read) seconds of every call to Bridge
+BRIDGE_TIMEOUT = (5, 30)
+
+# One client per (database, web service), kept while the values that configure it
+# stay the same: its requests.Session keeps the connections to Bridge alive across
+# calls and HTTP requests of this worker. A changed configuration replaces it.
+_clients = {}
+_clients_lock = threading.Lock()
 CALLING_CODE_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -272,3 +300,97 @@ class OpenbankingWebService(models.Model):
             )
         service_sudo = services_sudo.search([("active", "=", True)], limit=2)
         return service_sudo if len(service_sudo) == 1 else services_sudo.browse()
+
+    def _openbanking_api_version(self):
+        self.ensure_one()
+        return API_MODE_VERSIONS[self.api_mode]
+
+    def _openbanking_client(self):
+        """Return the ``BridgeClient`` of this web service.
+
+        Private: it holds the client secret, read with sudo. The client is kept
+        for the worker's life (see ``_clients``) and replaced when the API URL,
+        the credentials or the API mode change.
+        """
+        self.ensure_one()
+        service_sudo = self.sudo()
+        settings = (
+            (service_sudo.api_url or "").strip(),
+            service_sudo.client_id or "",
+            service_sudo.client_secret or "",
+            service_sudo._openbanking_api_version(),
+        )
+        key = (self.env.cr.dbname, service_sudo.id)
+        with _clients_lock:
+            cached = _clients.get(key)
+            if cached and cached[0] == settings:
+                return cached[1]
+            # the replaced client may still be in use by another thread: its
+            # session is left to the garbage collector, not closed here
+            client = BridgeClient(*settings, timeout=BRIDGE_TIMEOUT)
+            _clients[key] = (settings, client)
+            return client
+
+    def _openbanking_connect_callback_url(self):
+        """Where Bridge Connect sends the browser back: a page of this Odoo."""
+        self.ensure_one()
+        return f"{self.get_base_url().rstrip('/')}{CONNECT_CALLBACK_ROUTE}"
+
+    def _openbanking_error_message(self, error, *, user_password=False):
+        """Return the plain, translated message to show a user for a Bridge error.
+
+        The one place where ``bridge`` errors become words. ``user_password`` says
+        that the failed call authenticated a user with an email and a password:
+        a refusal then means the password, not the web service's credentials.
+        Bridge's own message is shown only for a refused request, where it says
+        what to change; it never holds what was sent.
+        """
+        service = self.display_name or self.env._("the web service")
+        if isinstance(error, BridgeRateLimitError):
+            return self.env._(
+                "Bridge received too many requests. Wait a minute, then try again."
+            )
+        if isinstance(error, BridgeUnavailableError):
+            return self.env._("Bridge cannot be reached right now. Try again later.")
+        if isinstance(error, BridgeAuthenticationError):
+            if user_password:
+                return self.env._(
+                    "Bridge refused the password. If a Bridge user already exists "
+                    "with this email address, type the password chosen for it."
+                )
+            return self.env._(
+                "Bridge refused the credentials of the web service %(service)s. An "
+                "administrator must check its client ID and client secret.",
+                service=service,
+            )
+        if isinstance(error, BridgeConflictError):
+            return self.env._("Bridge answered that this already exists.")
+        if isinstance(error, BridgeNotFoundError):
+            return self.env._(
+                "Bridge does not know this user, connection or account (any more)."
+            )
+        if isinstance(error, BridgeUnsupportedError):
+            return self.env._(
+                "This is not available with the API mode of the web service "
+                "%(service)s.",
+                service=service,
+            )
+        if isinstance(error, BridgeResponseError):
+            return self.env._(
+                "Bridge sent an answer that cannot be read. Try again later."
+            )
+        if isinstance(error, BridgeInvalidRequestError) and error.message:
+            return self.env._(
+                "Bridge refused the request: %(message)s", message=error.message
+            )
+        return self.env._(
+            "The exchange with Bridge failed. Try again later; if it goes on, an "
+            "administrator can find the details in the server log."
+        )
+
+    def _openbanking_raise_error(self, error, *, user_password=False):
+        """Raise the ``UserError`` of a Bridge error, with the message of
+        ``_openbanking_error_message``."""
+        raise UserError(
+            self._openbanking_error_message(error, user_password=user_password)
+        ) from error

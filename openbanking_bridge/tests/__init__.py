@@ -5,3 +5,4 @@ from . import test_signatory
 from . import test_authorization
 from . import test_translations
 from . import test_tour
+from . import test_webview
