@@ -25,6 +25,8 @@
         "views/openbanking_web_service_views.xml",
         "views/openbanking_authorization_views.xml",
         "wizards/res_bank_webview_views.xml",
+        "views/connect_templates.xml",
+        "data/ir_actions_server.xml",
         "views/menus.xml",
     ],
     "demo": [

@@ -5,8 +5,9 @@ from datetime import timedelta, timezone
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import email_split, escape_psql
+from odoo.tools import SQL, email_split, escape_psql
 
+from ..bridge import BridgeAuthenticationError, BridgeConflictError, BridgeError
 from ..tools import crypto
 
 _logger = logging.getLogger(__name__)
@@ -397,3 +398,260 @@ class OpenbankingSignatory(models.Model):
                 "bridge_token_date": False,
             }
         )
+
+    # ------------------------------------------------------------------
+    # Webview: registration at Bridge and Connect session
+    # ------------------------------------------------------------------
+
+    def _openbanking_register(self, password=None):
+        """Make sure the signatory's user exists at Bridge; return whether this
+        call wrote anything (what Bridge just accepted).
+
+        ``password``: the password typed in the webview (email and password mode
+        only); it is stored only once Bridge accepted it.
+
+        Nothing half-saved: each branch makes one call to Bridge, and the writes
+        come after it, holding only what Bridge accepted: the uuid once the user
+        is created or found, the password once Bridge took or checked it. A
+        failed call raises (a ``UserError``) before any write. The password is
+        encrypted before the call, so that unusable keys stop everything before
+        Bridge is touched.
+        """
+        self.ensure_one()
+        signatory_sudo = self.sudo()
+        service_sudo = self._openbanking_get_service()
+        client = service_sudo._openbanking_client()
+        vals = {}
+        user_token = None
+        try:
+            if service_sudo.api_mode == "v2_password":
+                password_kind = "typed"
+                if password is None:
+                    # the stored one (a manager may have cleared the uuid)
+                    password = self._openbanking_get_password()
+                    if signatory_sudo.bridge_user_uuid:
+                        return False
+                    password_kind = "stored"
+                else:
+                    vals["bridge_password"] = self._openbanking_encrypt(password)
+                if signatory_sudo.bridge_user_uuid:
+                    # registered, but the stored password is lost or was refused:
+                    # Bridge checks the typed one
+                    user_token = self._openbanking_authenticate_password(
+                        client, service_sudo, password, password_kind
+                    )
+                else:
+                    try:
+                        user = client.create_user(email=self.email, password=password)
+                        vals["bridge_user_uuid"] = user.uuid
+                    except BridgeConflictError:
+                        user_token = self._openbanking_authenticate_password(
+                            client, service_sudo, password, password_kind
+                        )
+                    except BridgeAuthenticationError as error:
+                        raise UserError(
+                            self.env._(
+                                "Bridge refused to create a user with an email and a "
+                                "password. It refuses them for applications created "
+                                "after 23/10/2023: an administrator may need to "
+                                "choose another API mode for the web service "
+                                "%(service)s, or to check its credentials.",
+                                service=service_sudo.display_name,
+                            )
+                        ) from error
+            else:
+                if signatory_sudo.bridge_user_uuid or self.state != "not_registered":
+                    return False
+                external_user_id = self._openbanking_external_user_id()
+                try:
+                    user = client.create_user(external_user_id=external_user_id)
+                    vals["bridge_user_uuid"] = user.uuid
+                except BridgeConflictError:
+                    # created earlier, its uuid lost: v2 gives it back with a
+                    # token; v3's token answer does not hold it [?]
+                    user_token = client.authenticate(external_user_id=external_user_id)
+        except BridgeError as error:
+            service_sudo._openbanking_raise_error(error)
+        if user_token and user_token.user_uuid and not signatory_sudo.bridge_user_uuid:
+            vals["bridge_user_uuid"] = user_token.user_uuid
+        if self.state == "not_registered":
+            vals["state"] = "registered"
+        signatory_sudo.write(vals)
+        if user_token:
+            self._openbanking_store_token(user_token)
+        return True
+
+    def _openbanking_authenticate_password(
+        self, client, service_sudo, password, password_kind
+    ):
+        try:
+            return client.authenticate(email=self.email, password=password)
+        except BridgeAuthenticationError as error:
+            service_sudo._openbanking_raise_error(error, password=password_kind)
+
+    def _openbanking_create_connect_url(self):
+        """Open a Bridge Connect session for the signatory; return its URL.
+
+        Call ``_openbanking_register`` first. A stored token that Bridge refuses
+        (revoked, or expired early) is dropped and the call made once more with
+        a new one. Bridge errors become a ``UserError``; what was written before
+        (a new token) is true whatever follows.
+        """
+        self.ensure_one()
+        service_sudo = self._openbanking_get_service()
+        reused = bool(self._openbanking_get_stored_token())
+        access_token = self._openbanking_fetch_user_token(service_sudo)
+        try:
+            try:
+                connect_session = self._openbanking_call_connect(
+                    service_sudo, access_token
+                )
+            except BridgeAuthenticationError:
+                if not reused:
+                    raise
+                self._openbanking_invalidate_user_token()
+                access_token = self._openbanking_fetch_user_token(service_sudo)
+                connect_session = self._openbanking_call_connect(
+                    service_sudo, access_token
+                )
+        except BridgeError as error:
+            service_sudo._openbanking_raise_error(error)
+        vals = {"last_connection_date": fields.Datetime.now()}
+        if self.state == "not_registered":
+            vals["state"] = "registered"
+        self.sudo().write(vals)
+        return connect_session.url
+
+    def _openbanking_fetch_user_token(self, service_sudo):
+        """``_openbanking_get_user_token``, its Bridge errors as ``UserError``."""
+        try:
+            return self._openbanking_get_user_token()
+        except BridgeError as error:
+            # with an email and a password, a refusal is the stored password's
+            password = "stored" if service_sudo.api_mode == "v2_password" else None
+            service_sudo._openbanking_raise_error(error, password=password)
+
+    def _openbanking_call_connect(self, service_sudo, access_token):
+        country = self.bank_id.country.code or "FR"
+        return service_sudo._openbanking_client().create_connect_session(
+            access_token,
+            email=self.email,
+            country=country.lower(),
+            callback_url=service_sudo._openbanking_connect_callback_url(),
+        )
+
+    # ------------------------------------------------------------------
+    # Key rotation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _openbanking_reencrypt_secrets(self):
+        """Re-encrypt every stored secret under a new key; system only.
+
+        With the key file, a new key is written in it first (the old ones kept),
+        every secret is re-encrypted under it, and the old keys are dropped from
+        the file only once this transaction is committed. With the server option,
+        the secrets are re-encrypted under its first key; the administrator then
+        removes the old keys from the option. A secret no key decrypts any more
+        is cleared: its signatory types the password again, or gets a new token.
+
+        The key file is shared by the databases of the server: with several
+        databases using this addon, rotate in each, or use the server option.
+
+        Return a notification for the administrator.
+        """
+        if not self.env.is_system():
+            raise AccessError(
+                self.env._(
+                    "Only administrators can re-encrypt the Open Banking secrets."
+                )
+            )
+        secret_columns = ("bridge_password", "bridge_access_token")
+        self.flush_model(secret_columns)
+        # raw SQL: a technical re-encryption changes no value, so it is neither
+        # noted in the chatter nor stamped as a write
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, bridge_password, bridge_access_token "
+                "FROM openbanking_signatory "
+                "WHERE bridge_password IS NOT NULL OR bridge_access_token IS NOT NULL "
+                "ORDER BY id FOR UPDATE"
+            )
+        )
+        rows = self.env.cr.fetchall()
+        try:
+            rotate, finish, source = crypto.start_rotation()
+        except crypto.SecretKeyError as error:
+            self._openbanking_raise_key_error(error)
+        reencrypted = cleared = 0
+        for signatory_id, *ciphertexts in rows:
+            values = []
+            for ciphertext in ciphertexts:
+                if not ciphertext:
+                    values.append(None)
+                    continue
+                try:
+                    values.append(rotate(ciphertext))
+                    reencrypted += 1
+                except crypto.SecretDecryptionError:
+                    values.append(None)
+                    cleared += 1
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE openbanking_signatory SET bridge_password = %s, "
+                    "bridge_access_token = %s WHERE id = %s",
+                    *values,
+                    signatory_id,
+                )
+            )
+        # passwords typed in an open webview dialog: typed again if needed
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_bank_webview SET password_encrypted = NULL, "
+                "password_confirmation_encrypted = NULL "
+                "WHERE password_encrypted IS NOT NULL "
+                "OR password_confirmation_encrypted IS NOT NULL"
+            )
+        )
+        self.invalidate_model(secret_columns)
+        self.env["res.bank.webview"].invalidate_model(
+            ["password_encrypted", "password_confirmation_encrypted"]
+        )
+        self.env.cr.postcommit.add(finish)
+        _logger.info(
+            "Open Banking secrets re-encrypted by user %s: %s re-encrypted, %s "
+            "cleared (undecryptable), keys from the %s.",
+            self.env.uid,
+            reencrypted,
+            cleared,
+            source,
+        )
+        message = self.env._(
+            "%(count)s secrets re-encrypted under a new key.", count=reencrypted
+        )
+        if cleared:
+            message += " " + self.env._(
+                "%(count)s secrets could not be decrypted with the current keys and "
+                "were cleared: their signatories will type their password again.",
+                count=cleared,
+            )
+        if source == crypto.SOURCE_OPTION:
+            message += " " + self.env._(
+                "The keys come from the server option openbanking_bridge_keys: the "
+                "secrets are now under its first key; remove the other keys from "
+                "the option on every server."
+            )
+        else:
+            message += " " + self.env._(
+                "The old keys are removed from the key file once this is saved."
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Open Banking secrets re-encrypted"),
+                "message": message,
+                "type": "warning" if cleared else "success",
+                "sticky": True,
+            },
+        }

@@ -336,12 +336,13 @@ class OpenbankingWebService(models.Model):
         self.ensure_one()
         return f"{self.get_base_url().rstrip('/')}{CONNECT_CALLBACK_ROUTE}"
 
-    def _openbanking_error_message(self, error, *, user_password=False):
+    def _openbanking_error_message(self, error, *, password=None):
         """Return the plain, translated message to show a user for a Bridge error.
 
-        The one place where ``bridge`` errors become words. ``user_password`` says
-        that the failed call authenticated a user with an email and a password:
-        a refusal then means the password, not the web service's credentials.
+        The one place where ``bridge`` errors become words. ``password`` says that
+        the failed call authenticated a user with an email and a password, the one
+        just ``"typed"`` or the ``"stored"`` one: a refusal then means the
+        password, not the web service's credentials.
         Bridge's own message is shown only for a refused request, where it says
         what to change; it never holds what was sent.
         """
@@ -353,10 +354,16 @@ class OpenbankingWebService(models.Model):
         if isinstance(error, BridgeUnavailableError):
             return self.env._("Bridge cannot be reached right now. Try again later.")
         if isinstance(error, BridgeAuthenticationError):
-            if user_password:
+            if password == "typed":
                 return self.env._(
-                    "Bridge refused the password. If a Bridge user already exists "
-                    "with this email address, type the password chosen for it."
+                    "Bridge refused the password. A Bridge user already exists with "
+                    "this email address: type the password chosen for it."
+                )
+            if password == "stored":
+                return self.env._(
+                    "Bridge refused the stored password (was it changed at Bridge?). "
+                    "Open the webview again and type the password of your Bridge "
+                    "user."
                 )
             return self.env._(
                 "Bridge refused the credentials of the web service %(service)s. An "
@@ -388,9 +395,9 @@ class OpenbankingWebService(models.Model):
             "administrator can find the details in the server log."
         )
 
-    def _openbanking_raise_error(self, error, *, user_password=False):
+    def _openbanking_raise_error(self, error, *, password=None):
         """Raise the ``UserError`` of a Bridge error, with the message of
         ``_openbanking_error_message``."""
         raise UserError(
-            self._openbanking_error_message(error, user_password=user_password)
+            self._openbanking_error_message(error, password=password)
         ) from error

@@ -1,7 +1,7 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 
 class ResBank(models.Model):
@@ -121,6 +121,7 @@ class ResBank(models.Model):
                     bank=self.display_name,
                 )
             )
+        self._openbanking_get_user_signatory()
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Bridge Webview"),
@@ -130,3 +131,26 @@ class ResBank(models.Model):
             "target": "new",
             "context": {"default_bank_id": self.id},
         }
+
+    def _openbanking_get_user_signatory(self):
+        """Return the current user's signatory of this bank, in their allowed
+        companies; an ``AccessError`` naming the bank when there is none: only
+        a signatory may open the bank's webview."""
+        self.ensure_one()
+        # as the user, whatever the caller's sudo: the multi-company rule applies
+        signatory = (
+            self.env["openbanking.signatory"]
+            .sudo(False)
+            .search(
+                [("bank_id", "=", self.id), ("user_id", "=", self.env.uid)],
+                limit=1,
+            )
+        )
+        if not signatory:
+            raise AccessError(
+                self.env._(
+                    "Only the signatories of the bank %(bank)s can open its webview.",
+                    bank=self.display_name,
+                )
+            )
+        return signatory

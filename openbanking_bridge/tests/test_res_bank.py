@@ -65,6 +65,10 @@ class TestResBank(OpenbankingCase):
         self.assertEqual(self.bank.openbanking_signatory_count, 1)
 
     def test_action_open_webview(self):
+        # only a signatory of the bank may (see test_webview)
+        self.env["openbanking.signatory"].create(
+            {"bank_id": self.bank.id, "user_id": self.user.id}
+        )
         action = self.bank.with_user(self.user).action_open_webview()
         self.assertEqual(action["type"], "ir.actions.act_window")
         self.assertEqual(action["res_model"], "res.bank.webview")
