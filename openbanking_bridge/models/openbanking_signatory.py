@@ -605,6 +605,8 @@ class OpenbankingSignatory(models.Model):
                 )
             )
         # passwords typed in an open webview dialog: typed again if needed
+        typed_columns = ["password_encrypted", "password_confirmation_encrypted"]
+        self.env["res.bank.webview"].flush_model(typed_columns)
         self.env.cr.execute(
             SQL(
                 "UPDATE res_bank_webview SET password_encrypted = NULL, "
@@ -614,9 +616,7 @@ class OpenbankingSignatory(models.Model):
             )
         )
         self.invalidate_model(secret_columns)
-        self.env["res.bank.webview"].invalidate_model(
-            ["password_encrypted", "password_confirmation_encrypted"]
-        )
+        self.env["res.bank.webview"].invalidate_model(typed_columns)
         self.env.cr.postcommit.add(finish)
         _logger.info(
             "Open Banking secrets re-encrypted by user %s: %s re-encrypted, %s "
@@ -627,12 +627,12 @@ class OpenbankingSignatory(models.Model):
             source,
         )
         message = self.env._(
-            "%(count)s secrets re-encrypted under a new key.", count=reencrypted
+            "Secrets re-encrypted under a new key: %(count)s.", count=reencrypted
         )
         if cleared:
             message += " " + self.env._(
-                "%(count)s secrets could not be decrypted with the current keys and "
-                "were cleared: their signatories will type their password again.",
+                "Secrets cleared, since no current key decrypts them: %(count)s. "
+                "Their signatories type their password again in the webview.",
                 count=cleared,
             )
         if source == crypto.SOURCE_OPTION:

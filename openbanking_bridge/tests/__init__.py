@@ -6,3 +6,4 @@ from . import test_authorization
 from . import test_translations
 from . import test_tour
 from . import test_webview
+from . import test_crypto
