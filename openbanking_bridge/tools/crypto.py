@@ -86,6 +86,11 @@ def start_rotation():
     server option, the secrets are re-encrypted under its first key and
     ``finish()`` does nothing: removing the old keys from the option is the
     administrator's part.
+
+    Left open: a secret another transaction encrypts under the old key while
+    the rotation runs, and commits after it, no longer decrypts once the old
+    key is dropped; like any undecryptable secret, a token is then asked for
+    anew and a password typed again.
     """
     if key_source() == SOURCE_OPTION:
         multi_fernet = _multi_fernet()
@@ -186,7 +191,7 @@ def _create_key_file(path):
         os.link(tmp_path, path)
         _logger.info("Open Banking key file created: %s", path)
     except FileExistsError:
-        pass
+        _logger.debug("Open Banking key file created meanwhile by another process")
     except OSError:
         # a file system without hard links: exclusive creation in place
         _create_exclusive(path, [key])
