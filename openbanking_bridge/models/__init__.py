@@ -4,3 +4,4 @@ from . import res_partner_bank
 from . import openbanking_signatory
 from . import openbanking_web_service
 from . import openbanking_authorization
+from . import openbanking_webhook_event

@@ -655,3 +655,42 @@ class OpenbankingSignatory(models.Model):
                 "sticky": True,
             },
         }
+
+    # ------------------------------------------------------------------
+    # Webhook events: what Bridge reports of the signatory's connections
+    # ------------------------------------------------------------------
+
+    def _openbanking_mark_connected(self):
+        """Bridge refreshed an item of these signatories successfully: they are
+        connected, and their to-do to renew the consent is done."""
+        signatories_sudo = self.sudo()
+        signatories_sudo.filtered(lambda s: s.state != "connected").write(
+            {"state": "connected"}
+        )
+        signatories_sudo.activity_feedback(
+            ["openbanking_bridge.mail_activity_type_openbanking_consent"],
+            feedback=self.env._("Bridge reports that the connection works again."),
+        )
+
+    def _openbanking_mark_consent_needed(self, note):
+        """Bridge needs the signatory to go through the webview again; ``note``
+        (HTML) says why. One to-do for the signatory's user, however many events
+        say so."""
+        self.ensure_one()
+        signatory_sudo = self.sudo()
+        if signatory_sudo.state != "consent_needed":
+            signatory_sudo.state = "consent_needed"
+        xmlid = "openbanking_bridge.mail_activity_type_openbanking_consent"
+        if not signatory_sudo.activity_search([xmlid]):
+            signatory_sudo.activity_schedule(
+                xmlid, note=note, user_id=signatory_sudo.user_id.id
+            )
+
+    def _openbanking_forget_bridge_user(self, note):
+        """Bridge deleted the signatory's user: the signatory is no longer
+        registered; ``note`` (HTML) is posted in its chatter."""
+        self.ensure_one()
+        self._openbanking_invalidate_user_token()
+        signatory_sudo = self.sudo()
+        signatory_sudo.write({"bridge_user_uuid": False, "state": "not_registered"})
+        signatory_sudo.message_post(body=note, subtype_xmlid="mail.mt_note")

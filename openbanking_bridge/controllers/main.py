@@ -1,0 +1,52 @@
+# Copyright 2026 openbanking_bridge contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from odoo import http
+from odoo.http import request
+
+from .. import const
+from ..models.openbanking_web_service import WEBHOOK_ROUTE
+from ..models.openbanking_webhook_event import MAX_BODY_SIZE
+
+
+class OpenbankingBridgeController(http.Controller):
+    @http.route(
+        [WEBHOOK_ROUTE, f"{WEBHOOK_ROUTE}/<string:calling_code>"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        # werkzeug refuses to read more of the body than this (413)
+        max_content_length=MAX_BODY_SIZE,
+    )
+    def openbanking_bridge_webhook(self, calling_code=None, **kwargs):
+        """Receive a Bridge webhook: answer as soon as it is stored.
+
+        The signature is checked on the raw body before anything is parsed or
+        written; the processing (which calls Bridge) is left to a cron.
+        """
+        httprequest = request.httprequest
+        if (httprequest.content_length or 0) > MAX_BODY_SIZE:
+            return self._openbanking_answer(413, "Payload too large")
+        try:
+            # cached: the HTTP layer may run this again after a serialization
+            # failure
+            body = httprequest.get_data(cache=True)
+        except RequestEntityTooLarge:
+            return self._openbanking_answer(413, "Payload too large")
+        status, reason = request.env["openbanking.webhook.event"]._openbanking_receive(
+            calling_code,
+            body,
+            httprequest.headers.get(const.WEBHOOK_SIGNATURE_HEADER),
+        )
+        return self._openbanking_answer(status, reason)
+
+    @staticmethod
+    def _openbanking_answer(status, reason):
+        return request.make_response(
+            reason,
+            headers=[("Content-Type", "text/plain; charset=utf-8")],
+            status=status,
+        )
