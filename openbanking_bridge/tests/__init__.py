@@ -6,4 +6,7 @@ from . import test_authorization
 from . import test_translations
 from . import test_tour
 from . import test_webview
+from . import test_webhook_route
 from . import test_crypto
+from . import test_webhook_processing
+from . import test_webhook_concurrency
