@@ -369,8 +369,28 @@ class TestWebhookProcessing(WebhookCase):
         self.assertEqual(again, event)
 
     # ------------------------------------------------------------------
-    # Retention, access
+    # The crons, retention, access
     # ------------------------------------------------------------------
+
+    def test_crons_run(self):
+        """The crons' code runs the processing, which reports its progress, and
+        the cleaning."""
+        cron = self.env.ref(
+            "openbanking_bridge.ir_cron_openbanking_webhook_event_process"
+        )
+        events = self._refreshed(44, 0) | self._refreshed(45, 0)
+        cron.method_direct_trigger()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(self.signatory.state, "connected")
+        progress = self.env["ir.cron.progress"].search(
+            [("cron_id", "=", cron.id)], order="id desc", limit=1
+        )
+        self.assertEqual((progress.done, progress.remaining), (2, 0))
+        events.processed_date = fields.Datetime.now() - timedelta(days=31)
+        self.env.ref(
+            "openbanking_bridge.ir_cron_openbanking_webhook_event_clean"
+        ).method_direct_trigger()
+        self.assertFalse(events.exists())
 
     def test_old_done_events_cleaned(self):
         self.service.event_retention_days = 10
