@@ -43,6 +43,21 @@ class OpenbankingBridgeController(http.Controller):
         )
         return self._openbanking_answer(status, reason)
 
+    @http.route(
+        [WEBHOOK_ROUTE, f"{WEBHOOK_ROUTE}/<string:calling_code>"],
+        type="http",
+        auth="public",
+        methods=["GET"],
+        save_session=False,
+    )
+    def openbanking_bridge_webhook_check(self, calling_code=None, **kwargs):
+        """Say the webhook URL is reachable: an admin's check, through the same
+        routing and database selection as Bridge's POST; nothing is read or
+        written."""
+        return self._openbanking_answer(
+            200, "Bridge webhook endpoint: POST signed events here."
+        )
+
     @staticmethod
     def _openbanking_answer(status, reason):
         return request.make_response(

@@ -7,6 +7,9 @@ from odoo.tools import mute_logger
 
 from odoo.addons.openbanking_bridge import const
 from odoo.addons.openbanking_bridge.bridge import compute_signature
+from odoo.addons.openbanking_bridge.models.openbanking_web_service import (
+    WEBHOOK_ROUTE,
+)
 from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     MAX_BODY_SIZE,
 )
@@ -279,6 +282,15 @@ class TestWebhookRoute(WebhookCase):
         response = self.post(self.event_payload(const.EVENT_TEST, {}), code="deux")
         self.assertEqual(response.status_code, 404)
 
-    def test_only_post(self):
-        response = self.url_open("/openbanking/bridge/webhook")
+    def test_get_says_reachable_other_methods_refused(self):
+        for path in (WEBHOOK_ROUTE, f"{WEBHOOK_ROUTE}/any-code"):
+            response = self.url_open(path)
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(
+                response.text, "Bridge webhook endpoint: POST signed events here."
+            )
+        response = self.opener.put(
+            f"{self.base_url()}{WEBHOOK_ROUTE}", data=b"{}", timeout=12
+        )
         self.assertEqual(response.status_code, 405)
+        self.assertFalse(self.Event.search_count([]))
