@@ -11,13 +11,19 @@ Bridge there; the route answers as soon as the event is stored.
 ``_cron_process_events`` takes a batch with ``FOR UPDATE SKIP LOCKED`` (several cron
 workers never take the same event) and processes it in the cron's transaction, one
 savepoint per event. Bridge is called once per item per batch: one token per
-signatory, one account listing per item, one search of the IBANs in Odoo.
+signatory, one account listing per item, one search of the IBANs in Odoo. Bridge
+Connect sends one ``item.account.created`` per account, one after the other: the
+cron takes them in several batches as they arrive, and reuses the listing it made
+for the first one (see ``_openbanking_cached_listing``), so that an item is
+listed once whatever its number of accounts.
 """
 
 import hashlib
 import json
 import logging
-from collections import defaultdict
+import threading
+import time
+from collections import OrderedDict, defaultdict
 from datetime import timedelta, timezone
 
 import psycopg2.errors
@@ -66,8 +72,24 @@ CONCURRENCY_ERRORS = (
     psycopg2.errors.DeadlockDetected,
     psycopg2.errors.LockNotAvailable,
 )
+# A listing of an item's accounts is reused by the worker that made it for this
+# many seconds, at most, and for this many items, the latest.
+LISTING_CACHE_SECONDS = 120
+LISTING_CACHE_SIZE = 64
+# Events after which a listing made before them is not reused.
+DELETION_EVENTS = (
+    const.EVENT_ACCOUNT_DELETED,
+    const.EVENT_ITEM_DELETED,
+    const.EVENT_USER_DELETED,
+)
 PROCESS_CRON_XMLID = "openbanking_bridge.ir_cron_openbanking_webhook_event_process"
 CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_consent"
+
+
+# {(database, web service, API URL, signatory, Bridge user, item):
+#  (time.monotonic() when listed, UTC datetime when listed, [Account])}
+_listings = OrderedDict()
+_listings_lock = threading.Lock()
 
 
 class EventBatch:
@@ -487,6 +509,8 @@ class OpenbankingWebhookEvent(models.Model):
             )
         # (signatory, item) -> company whose bank accounts are searched
         items = {}
+        # (signatory, item) -> the Bridge accounts the events name
+        event_account_refs = defaultdict(set)
         for event in self.filtered(
             lambda e: e.event_type == const.EVENT_ACCOUNT_CREATED
         ):
@@ -496,10 +520,18 @@ class OpenbankingWebhookEvent(models.Model):
                     (signatory_sudo, event.bridge_item_ref),
                     event.service_id.company_id,
                 )
+                if event.bridge_account_ref:
+                    event_account_refs[(signatory_sudo, event.bridge_item_ref)].add(
+                        event.bridge_account_ref
+                    )
         ibans = defaultdict(set)
         account_refs = defaultdict(set)
         for (signatory_sudo, item_ref), company in items.items():
-            listing = self._openbanking_fetch_item_accounts(signatory_sudo, item_ref)
+            listing = self._openbanking_fetch_item_accounts(
+                signatory_sudo,
+                item_ref,
+                event_account_refs[(signatory_sudo, item_ref)],
+            )
             batch.listings[(signatory_sudo.id, item_ref)] = listing
             if not isinstance(listing, Exception):
                 ibans[company] |= {account.iban for account in listing if account.iban}
@@ -525,14 +557,22 @@ class OpenbankingWebhookEvent(models.Model):
                 )
 
     @api.model
-    def _openbanking_fetch_item_accounts(self, signatory_sudo, item_ref):
+    def _openbanking_fetch_item_accounts(
+        self, signatory_sudo, item_ref, account_refs=frozenset()
+    ):
         """Return the Bridge accounts of an item, or the exception that stopped
-        it. A token stored on the signatory stays stored even when the listing
-        fails."""
+        it. A listing made a short while ago that holds every account of
+        ``account_refs`` is reused (see ``_openbanking_cached_listing``). A token
+        stored on the signatory stays stored even when the listing fails."""
+        key = self._openbanking_listing_key(signatory_sudo, item_ref)
+        listing = self._openbanking_cached_listing(key, account_refs)
+        if listing is not None:
+            return listing
+        listed_date = fields.Datetime.now()
         try:
             with self.env.cr.savepoint():
                 try:
-                    return self._openbanking_list_item_accounts(
+                    listing = self._openbanking_list_item_accounts(
                         signatory_sudo, item_ref
                     )
                 except (BridgeError, UserError) as error:
@@ -540,6 +580,61 @@ class OpenbankingWebhookEvent(models.Model):
         except Exception as error:
             _logger.exception("Listing the accounts of a Bridge item failed")
             return error
+        with _listings_lock:
+            _listings[key] = (time.monotonic(), listed_date, listing)
+            _listings.move_to_end(key)
+            while len(_listings) > LISTING_CACHE_SIZE:
+                _listings.popitem(last=False)
+        return listing
+
+    @api.model
+    def _openbanking_listing_key(self, signatory_sudo, item_ref):
+        service_sudo = signatory_sudo.bank_id.openbanking_service_id
+        return (
+            self.env.cr.dbname,
+            service_sudo.id,
+            service_sudo.api_url,
+            signatory_sudo.id,
+            signatory_sudo.bridge_user_uuid,
+            item_ref,
+        )
+
+    @api.model
+    def _openbanking_cached_listing(self, key, account_refs):
+        """Return the listing of ``key`` this worker made, or None when there is
+        none to reuse.
+
+        Bridge Connect sends one event per account of a new item, all of them
+        already listed by Bridge when the first is sent. A listing is reused
+        for ``LISTING_CACHE_SECONDS`` at most, when it holds every account of
+        ``account_refs``, and when no deletion of the item, of an account or of
+        the user was received since it was made (by any worker).
+        """
+        with _listings_lock:
+            cached = _listings.get(key)
+        if cached is None:
+            return None
+        stored_at, listed_date, listing = cached
+        age = time.monotonic() - stored_at
+        if not 0 <= age < LISTING_CACHE_SECONDS:
+            return None
+        if not set(account_refs) <= {str(account.id) for account in listing}:
+            return None
+        _dbname, service_id, _api_url, _signatory_id, user_uuid, item_ref = key
+        domain = [
+            ("service_id", "=", service_id),
+            ("event_type", "in", DELETION_EVENTS),
+            # second precision: a deletion of the same second counts
+            ("received_date", ">=", listed_date),
+        ]
+        owner_domain = [("bridge_item_ref", "=", item_ref)]
+        if user_uuid:
+            owner_domain = expression.OR(
+                [owner_domain, [("bridge_user_uuid", "=", user_uuid)]]
+            )
+        if self.sudo().search_count(expression.AND([domain, owner_domain]), limit=1):
+            return None
+        return listing
 
     @api.model
     def _openbanking_list_item_accounts(self, signatory_sudo, item_ref):

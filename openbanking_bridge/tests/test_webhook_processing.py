@@ -297,6 +297,63 @@ class TestWebhookProcessing(WebhookCase):
         self.assertIn("status 1003 (Temporary failure, retry later)", event.message)
 
     # ------------------------------------------------------------------
+    # One listing per item across batches
+    # ------------------------------------------------------------------
+
+    def _account_event(self, event_type, item, account_id):
+        return self.post_event(
+            event_type,
+            {
+                "account_id": account_id,
+                "item_id": item["id"],
+                "user_uuid": self.user_uuid,
+            },
+        )
+
+    def test_burst_in_several_batches_lists_the_item_once(self):
+        """Connect's events taken in several batches as they arrive: the listing
+        made for the first is reused for the others."""
+        item = self.emu.add_item(
+            self.user_uuid, accounts=[{"iban": self.iban_1}, {"iban": self.iban_2}]
+        )
+        self._account_created(item, 0)
+        self.process()
+        self._account_created(item, 1)
+        self.process()
+        self.assertEqual(self.account_1.bridge_item_ref, str(item["id"]))
+        self.assertEqual(self.account_2.bridge_item_ref, str(item["id"]))
+        self.assertEqual(self.emu.count(V3_LIST_ACCOUNTS), 1)
+        self.assertEqual(self.emu.count(V3_AUTHENTICATE), 1)
+
+    def test_account_missing_from_the_listing_lists_again(self):
+        item = self.emu.add_item(self.user_uuid, accounts=[{"iban": self.iban_1}])
+        self._account_created(item, 0)
+        self.process()
+        event = self._account_event(const.EVENT_ACCOUNT_CREATED, item, 987654)
+        self.process()
+        self.assertEqual(self.emu.count(V3_LIST_ACCOUNTS), 2)
+        self.assertIn("Bridge no longer lists the account 987654", event.message)
+
+    def test_deletion_received_since_the_listing_lists_again(self):
+        item = self.emu.add_item(
+            self.user_uuid, accounts=[{"iban": self.iban_1}, {"iban": self.iban_2}]
+        )
+        self._account_created(item, 0)
+        self.process()
+        self.emu.state.delete_item(self.user_uuid, item["id"])
+        self.post_event(
+            const.EVENT_ITEM_DELETED,
+            {"item_id": item["id"], "user_uuid": self.user_uuid},
+        )
+        self.process()
+        # delivered late, after the deletion: Bridge is asked, not the old listing
+        event = self._account_created(item, 1)
+        self.process()
+        self.assertEqual(self.emu.count(V3_LIST_ACCOUNTS), 2)
+        self.assertIn(f"Bridge no longer knows the item {item['id']}", event.message)
+        self.assertFalse(self.account_2.bridge_account_ref)
+
+    # ------------------------------------------------------------------
     # Deletions
     # ------------------------------------------------------------------
 
