@@ -10,3 +10,4 @@ from . import test_webhook_route
 from . import test_crypto
 from . import test_webhook_processing
 from . import test_webhook_concurrency
+from . import test_e2e
