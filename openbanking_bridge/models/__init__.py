@@ -1,5 +1,6 @@
 from . import openbanking_secret_mixin
 from . import res_bank
+from . import res_partner
 from . import res_partner_bank
 from . import openbanking_signatory
 from . import openbanking_web_service
