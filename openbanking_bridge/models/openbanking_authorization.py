@@ -10,6 +10,7 @@ AUTHORIZATION_RIGHTS = [
     ("manage", "Manage"),
 ]
 GRANT_FIELDS = ("granted_by_id", "grant_date")
+MANAGER_GROUP = "openbanking_bridge.group_openbanking_manager"
 
 
 class OpenbankingAuthorization(models.Model):
@@ -49,7 +50,7 @@ class OpenbankingAuthorization(models.Model):
         default=fields.Datetime.now,
     )
     company_id = fields.Many2one(
-        related="bank_account_id.company_id",
+        related="bank_account_id.openbanking_company_id",
         store=True,
         index=True,
     )
@@ -96,13 +97,33 @@ class OpenbankingAuthorization(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
-            # the grant is recorded as the current user's, whatever the caller sent
+            default_account_id = None
+            account_ids = set()
             for vals in vals_list:
+                # the grant is recorded as the current user's, whatever the
+                # caller sent
                 vals.update(self._prepare_grant_vals())
+                account_id = vals.get("bank_account_id")
+                if not account_id:
+                    if default_account_id is None:
+                        default_account_id = self.default_get(["bank_account_id"]).get(
+                            "bank_account_id", False
+                        )
+                    account_id = default_account_id
+                account_ids.add(account_id)
+            # checked before the creation: the new authorization must not
+            # grant its own right
+            self._openbanking_check_grant(
+                self.env["res.partner.bank"].browse(account_ids - {False})
+            )
         return super().create(vals_list)
 
     def write(self, vals):
         if not self.env.su:
+            accounts = self.bank_account_id
+            if vals.get("bank_account_id"):
+                accounts |= accounts.browse(vals["bank_account_id"])
+            self._openbanking_check_grant(accounts)
             vals = {
                 key: value for key, value in vals.items() if key not in GRANT_FIELDS
             }
@@ -110,5 +131,20 @@ class OpenbankingAuthorization(models.Model):
                 vals.update(self._prepare_grant_vals())
         return super().write(vals)
 
+    def unlink(self):
+        if not self.env.su:
+            self._openbanking_check_grant(self.bank_account_id)
+        return super().unlink()
+
     def _prepare_grant_vals(self):
         return {"granted_by_id": self.env.uid, "grant_date": fields.Datetime.now()}
+
+    @api.model
+    def _openbanking_check_grant(self, bank_accounts):
+        """Granting, changing or revoking an authorization needs the manage
+        right on its bank account, or the Open Banking manager group: raise an
+        ``AccessError`` naming the account otherwise."""
+        if self.env.su or self.env.user.has_group(MANAGER_GROUP):
+            return
+        for bank_account in bank_accounts:
+            bank_account._openbanking_check_right("manage")

@@ -531,6 +531,30 @@ class OpenbankingSignatory(models.Model):
             password = "stored" if service_sudo.api_mode == "v2_password" else None
             service_sudo._openbanking_raise_error(error, password=password)
 
+    def _openbanking_call_bridge(self, call):
+        """Return ``call(client, access_token)``, made with the signatory's
+        Bridge user token; for the actions on its linked bank accounts, whose
+        caller checked the user's right first.
+
+        A stored token that Bridge refuses is dropped and the call made once
+        more with a new one. Bridge errors become a ``UserError``.
+        """
+        self.ensure_one()
+        service_sudo = self._openbanking_get_service()
+        client = service_sudo._openbanking_client()
+        reused = bool(self._openbanking_get_stored_token())
+        access_token = self._openbanking_fetch_user_token(service_sudo)
+        try:
+            try:
+                return call(client, access_token)
+            except BridgeAuthenticationError:
+                if not reused:
+                    raise
+                self._openbanking_invalidate_user_token()
+                return call(client, self._openbanking_fetch_user_token(service_sudo))
+        except BridgeError as error:
+            service_sudo._openbanking_raise_error(error)
+
     def _openbanking_call_connect(self, service_sudo, access_token):
         country = self.bank_id.country.code or "FR"
         return service_sudo._openbanking_client().create_connect_session(

@@ -47,6 +47,16 @@ class ResBank(models.Model):
         compute="_compute_openbanking_service_id",
         help="The active web service whose associated bank this is.",
     )
+    openbanking_company_id = fields.Many2one(
+        comodel_name="res.company",
+        string="Open Banking Company",
+        compute="_compute_openbanking_company_id",
+        store=True,
+        index="btree_not_null",
+        help="The company of the bank's web service (a bank has only one): only "
+        "the Open Banking users of that company see and change the bank. Banks "
+        "without a web service are shared.",
+    )
 
     @api.depends("openbanking_signatory_ids")
     def _compute_openbanking_signatory_count(self):
@@ -59,6 +69,12 @@ class ResBank(models.Model):
             bank.openbanking_service_id = bank.openbanking_service_ids.filtered(
                 "active"
             )[:1]
+
+    @api.depends("openbanking_service_ids.company_id")
+    def _compute_openbanking_company_id(self):
+        for bank in self:
+            # archived web services included (see the field's context)
+            bank.openbanking_company_id = bank.openbanking_service_ids[:1].company_id
 
     @api.constrains("openbanking_type", "openbanking_timeout")
     def _check_openbanking_timeout(self):

@@ -213,11 +213,11 @@ class TestCrypto(OpenbankingCase):
             .with_user(self.user)
             .create({"bank_id": self.bank.id, "password": "typed-one"})
         )
-        self.assertTrue(wizard.password_encrypted)
+        self.assertTrue(wizard.sudo().password_encrypted)
         self.env["openbanking.signatory"].with_user(
             self.admin
         )._openbanking_reencrypt_secrets()
-        self.assertFalse(wizard.password_encrypted)
+        self.assertFalse(wizard.sudo().password_encrypted)
 
     def test_reencrypt_administrators_only(self):
         self.assertIn(self.env.ref("base.group_system"), self.env.ref(ACTION).groups_id)

@@ -39,12 +39,20 @@ class TestOpenbankingTour(HttpCase):
         cls.env["openbanking.web.service"].create(
             {"name": "Bridge Tour", "bank_id": cls.bank.id}
         )
-        partner = cls.env["res.partner"].create({"name": "Société Tour"})
+        # an account of the company: the app lists those of the user's companies
         cls.account = cls.env["res.partner.bank"].create(
             {
                 "acc_number": "FR76 9999 9000 0100 0123 4567 809",
-                "partner_id": partner.id,
+                "partner_id": cls.env.company.partner_id.id,
                 "bank_id": cls.bank.id,
+            }
+        )
+        # authorizing a colleague needs the Manage right on the account
+        cls.env["openbanking.authorization"].create(
+            {
+                "bank_account_id": cls.account.id,
+                "user_id": cls.user.id,
+                "right": "manage",
             }
         )
 
@@ -76,7 +84,10 @@ class TestOpenbankingTour(HttpCase):
             ],
         )
         authorization = self.env["openbanking.authorization"].search(
-            [("bank_account_id", "=", self.account.id)]
+            [
+                ("bank_account_id", "=", self.account.id),
+                ("user_id", "!=", self.user.id),
+            ]
         )
         self.assertRecordValues(
             authorization,

@@ -59,8 +59,11 @@ class ResBankWebview(models.TransientModel):
         compute="_compute_password",
         inverse="_inverse_password_confirmation",
     )
-    password_encrypted = fields.Char(copy=False)
-    password_confirmation_encrypted = fields.Char(copy=False)
+    # the ciphertexts: read and written with sudo by this model's code only
+    password_encrypted = fields.Char(copy=False, groups="base.group_system")
+    password_confirmation_encrypted = fields.Char(
+        copy=False, groups="base.group_system"
+    )
 
     @api.depends("bank_id")
     @api.depends_context("uid", "allowed_company_ids")
@@ -88,14 +91,14 @@ class ResBankWebview(models.TransientModel):
 
     def _inverse_password(self):
         for wizard in self:
-            wizard.password_encrypted = wizard._openbanking_encrypt_typed(
+            wizard.sudo().password_encrypted = wizard._openbanking_encrypt_typed(
                 wizard.password
             )
 
     def _inverse_password_confirmation(self):
         for wizard in self:
-            wizard.password_confirmation_encrypted = wizard._openbanking_encrypt_typed(
-                wizard.password_confirmation
+            wizard.sudo().password_confirmation_encrypted = (
+                wizard._openbanking_encrypt_typed(wizard.password_confirmation)
             )
 
     def _openbanking_encrypt_typed(self, plaintext):
@@ -123,9 +126,7 @@ class ResBankWebview(models.TransientModel):
         ):
             password = self._openbanking_get_typed_password()
         registered = signatory._openbanking_register(password=password)
-        self.write(
-            {"password_encrypted": False, "password_confirmation_encrypted": False}
-        )
+        self._openbanking_wipe_password()
         try:
             url = signatory._openbanking_create_connect_url()
         except UserError as error:
@@ -135,7 +136,7 @@ class ResBankWebview(models.TransientModel):
         return {"type": "ir.actions.act_url", "url": url, "target": "new"}
 
     def _openbanking_wipe_password(self):
-        self.write(
+        self.sudo().write(
             {"password_encrypted": False, "password_confirmation_encrypted": False}
         )
 
@@ -143,12 +144,13 @@ class ResBankWebview(models.TransientModel):
         """Return the typed password once checked; a ``UserError`` otherwise."""
         self.ensure_one()
         Signatory = self.env["openbanking.signatory"]
+        wizard_sudo = self.sudo()
         try:
             password, confirmation = (
                 Signatory._openbanking_decrypt(ciphertext) if ciphertext else ""
                 for ciphertext in (
-                    self.password_encrypted,
-                    self.password_confirmation_encrypted,
+                    wizard_sudo.password_encrypted,
+                    wizard_sudo.password_confirmation_encrypted,
                 )
             )
         except crypto.SecretDecryptionError:

@@ -2,7 +2,7 @@ import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 // Run in French by a plain Open Banking user (see tests/test_tour.py): from a
-// bank, add a signatory; from a bank account, authorize a colleague.
+// bank, add a signatory; from a bank account they manage, authorize a colleague.
 registry.category("web_tour.tours").add("openbanking_bridge_tour", {
     steps: () => [
         {
@@ -73,7 +73,7 @@ registry.category("web_tour.tours").add("openbanking_bridge_tour", {
         {
             content: "The authorization is saved",
             trigger:
-                ".o_data_row:not(.o_selected_row) td[name='right']:contains('Gérer')",
+                ".o_data_row:not(.o_selected_row):has(td[name='user_id']:contains('Oscar Tour')) td[name='right']:contains('Gérer')",
         },
     ],
 });
