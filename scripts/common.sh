@@ -135,3 +135,50 @@ write_odoo_config() {
 odoo() {
     PYTHONPATH="$ODOO_HOME/src${PYTHONPATH:+:$PYTHONPATH}" "$ODOO_PY" "$ODOO_BIN" "$@"
 }
+
+# Odoo's Python with the Odoo source importable.
+odoo_python() {
+    PYTHONPATH="$ODOO_HOME/src${PYTHONPATH:+:$PYTHONPATH}" "$ODOO_PY" "$@"
+}
+
+# Whether something accepts connections on 127.0.0.1:$1.
+port_in_use() {
+    (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Whether process $1 runs (a zombie, exited but not yet reaped, does not).
+process_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
+# Wait until URL $1 answers 2xx, for at most $2 seconds, while process $3
+# lives. Fails otherwise.
+wait_for_http() {
+    local url=$1 seconds=$2 pid=$3 i
+    for i in $(seq 1 $((seconds * 5))); do
+        process_alive "$pid" || return 1
+        "$ODOO_PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+            "$url" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# Stop the process group led by $1 (a child started with setsid): SIGTERM,
+# then SIGKILL after $2 seconds (default 20). Reaps it.
+stop_process_group() {
+    local pid=$1 seconds=${2:-20} i
+    kill -TERM -- "-$pid" 2>/dev/null
+    for i in $(seq 1 $((seconds * 10))); do
+        process_alive "$pid" || break
+        sleep 0.1
+    done
+    if process_alive "$pid"; then
+        kill -KILL -- "-$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
