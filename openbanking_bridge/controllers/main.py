@@ -1,5 +1,8 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+
+import psycopg2
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import http
@@ -8,6 +11,8 @@ from odoo.http import request
 from .. import const
 from ..models.openbanking_web_service import WEBHOOK_ROUTE
 from ..models.openbanking_webhook_event import MAX_BODY_SIZE
+
+_logger = logging.getLogger(__name__)
 
 
 class OpenbankingBridgeController(http.Controller):
@@ -26,6 +31,12 @@ class OpenbankingBridgeController(http.Controller):
 
         The signature is checked on the raw body before anything is parsed or
         written; the processing (which calls Bridge) is left to a cron.
+
+        Public: every answer is a fixed short text. An unexpected error is
+        logged and answered with a bare 500 (Bridge sends the event again),
+        never with its message, which may name records; a concurrency error
+        is left to Odoo's HTTP layer, which runs the request again and answers
+        a bare 500 if it keeps failing.
         """
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_BODY_SIZE:
@@ -36,11 +47,20 @@ class OpenbankingBridgeController(http.Controller):
             body = httprequest.get_data(cache=True)
         except RequestEntityTooLarge:
             return self._openbanking_answer(413, "Payload too large")
-        status, reason = request.env["openbanking.webhook.event"]._openbanking_receive(
-            calling_code,
-            body,
-            httprequest.headers.get(const.WEBHOOK_SIGNATURE_HEADER),
-        )
+        Event = request.env["openbanking.webhook.event"]
+        try:
+            # flushed inside: a constraint fails here, not after the answer
+            with request.env.cr.savepoint():
+                status, reason = Event._openbanking_receive(
+                    calling_code,
+                    body,
+                    httprequest.headers.get(const.WEBHOOK_SIGNATURE_HEADER),
+                )
+        except psycopg2.OperationalError:
+            raise
+        except Exception:
+            _logger.exception("Webhook delivery failed; answered 500.")
+            status, reason = 500, "Internal error"
         return self._openbanking_answer(status, reason)
 
     @http.route(

@@ -72,9 +72,25 @@ class ResBank(models.Model):
 
     @api.depends("openbanking_service_ids.company_id")
     def _compute_openbanking_company_id(self):
+        # searched, not read through openbanking_service_ids: a user may have
+        # read that one2many as filtered by the multi-company rule, and the
+        # cache is shared; archived web services included
+        services_sudo = (
+            self.env["openbanking.web.service"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_fetch(
+                [("bank_id", "in", self._origin.ids)], ["bank_id", "company_id"]
+            )
+        )
+        companies = {
+            service_sudo.bank_id.id: service_sudo.company_id
+            for service_sudo in services_sudo
+        }
         for bank in self:
-            # archived web services included (see the field's context)
-            bank.openbanking_company_id = bank.openbanking_service_ids[:1].company_id
+            bank.openbanking_company_id = companies.get(
+                bank._origin.id, self.env["res.company"]
+            )
 
     @api.constrains("openbanking_type", "openbanking_timeout")
     def _check_openbanking_timeout(self):

@@ -138,10 +138,23 @@ class ResPartnerBank(models.Model):
         "company_id", "partner_id.commercial_partner_id.openbanking_company_ids"
     )
     def _compute_openbanking_company_id(self):
+        # searched, not read through openbanking_company_ids, whose cached value
+        # may be one a user read as filtered by the company rules
+        holders = self.partner_id.commercial_partner_id
+        companies_sudo = (
+            self.env["res.company"]
+            .sudo()
+            .search_fetch([("partner_id", "in", holders.ids)], ["partner_id"])
+        )
+        company_by_partner = {}
+        for company_sudo in companies_sudo:
+            company_by_partner.setdefault(company_sudo.partner_id.id, company_sudo)
         for account in self:
             account.openbanking_company_id = (
                 account.company_id
-                or account.partner_id.commercial_partner_id.openbanking_company_ids[:1]
+                or company_by_partner.get(
+                    account.partner_id.commercial_partner_id.id, self.env["res.company"]
+                )
             )
 
     @api.depends(
@@ -199,11 +212,18 @@ class ResPartnerBank(models.Model):
             account.openbanking_right = rights.get(account._origin.id, False)
 
     @api.depends("openbanking_authorization_ids")
+    @api.depends_context("uid", "allowed_company_ids")
     def _compute_openbanking_authorization_count(self):
-        for account in self:
-            account.openbanking_authorization_count = len(
-                account.openbanking_authorization_ids
+        # counted as the user: those of the companies they work in
+        counts = dict(
+            self.env["openbanking.authorization"]._read_group(
+                [("bank_account_id", "in", self._origin.ids)],
+                ["bank_account_id"],
+                ["__count"],
             )
+        )
+        for account in self:
+            account.openbanking_authorization_count = counts.get(account._origin, 0)
 
     def _openbanking_search_bridge_field(self, fname, operator, value):
         """The domain of a search on the Bridge field ``fname`` as the current

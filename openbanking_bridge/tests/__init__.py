@@ -11,3 +11,6 @@ from . import test_crypto
 from . import test_webhook_processing
 from . import test_webhook_concurrency
 from . import test_e2e
+from . import test_security
+from . import test_multicompany
+from . import test_logs

@@ -226,13 +226,5 @@ class TestWebService(OpenbankingCase):
         self.assertFalse(
             self.env["openbanking.web.service"].with_user(self.user).search([])
         )
-        # the bank, configured for the other company, is hidden from its users
+        self.assertFalse(self.bank.with_user(self.user).openbanking_service_id)
         self.assertEqual(self.bank.openbanking_company_id, other_company)
-        self.assertNotIn(
-            self.bank, self.env["res.bank"].with_user(self.user).search([])
-        )
-        # working in that company too, the user sees both
-        self.user.company_ids |= other_company
-        self.assertEqual(
-            self.bank.with_user(self.user).openbanking_service_id, self.service
-        )
