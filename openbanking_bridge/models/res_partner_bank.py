@@ -225,43 +225,6 @@ class ResPartnerBank(models.Model):
         for account in self:
             account.openbanking_authorization_count = counts.get(account._origin, 0)
 
-    def _openbanking_search_bridge_field(self, fname, operator, value):
-        """The domain of a search on the Bridge field ``fname`` as the current
-        user reads it: the stored value where they may consult the account, an
-        empty one elsewhere. Evaluated with sudo, limited to those accounts."""
-        domain = [(fname, operator, value)]
-        if self.env.su:
-            return domain
-        consultable = self._openbanking_consultable_query()
-        result = expression.AND(
-            [
-                [("id", "in", consultable)],
-                [("id", "in", self.sudo()._search(domain))],
-            ]
-        )
-        if self.sudo().new({}).filtered_domain(domain):
-            # the empty value matches: so do the accounts the user may not consult
-            result = expression.OR([result, [("id", "not in", consultable)]])
-        return result
-
-    def _openbanking_consultable_query(self):
-        """A query of the ids of the bank accounts on which the current user
-        holds an authorization (so at least consult) in their current
-        companies."""
-        return (
-            self.env["openbanking.authorization"]
-            .sudo()
-            ._search(
-                [
-                    ("user_id", "=", self.env.uid),
-                    "|",
-                    ("company_id", "=", False),
-                    ("company_id", "in", self.env.companies.ids),
-                ]
-            )
-            .subselect("bank_account_id")
-        )
-
     # ------------------------------------------------------------------
     # Actions: each one checks the user's right on the account first
     # ------------------------------------------------------------------
@@ -297,18 +260,18 @@ class ResPartnerBank(models.Model):
         bridge_account, item = signatory_sudo._openbanking_call_bridge(call)
         lines = [
             self.env._(
-                "Balance: %(balance)s",
+                "Balance: %(balance)s.",
                 balance=self._openbanking_format_balance(bridge_account),
             )
         ]
         if bridge_account.name:
             lines.append(
-                self.env._("Name at the bank: %(name)s", name=bridge_account.name)
+                self.env._("Name at the bank: %(name)s.", name=bridge_account.name)
             )
         if item is not None:
             lines.append(
                 self.env._(
-                    "Connection status: %(code)s (%(description)s)",
+                    "Connection status: %(code)s (%(description)s).",
                     code=item.status if item.status is not None else "?",
                     description=item.status_code_description
                     or item.status_code_info
@@ -325,7 +288,7 @@ class ResPartnerBank(models.Model):
                 )
         return self._openbanking_notification(
             self.env._("Bridge: %(account)s", account=self.display_name),
-            "\n".join(lines),
+            " ".join(lines),
             "warning" if item is not None and item.status else "info",
         )
 
@@ -497,6 +460,43 @@ class ResPartnerBank(models.Model):
                 right=labels[right],
                 account=self.display_name,
             )
+        )
+
+    def _openbanking_search_bridge_field(self, fname, operator, value):
+        """The domain of a search on the Bridge field ``fname`` as the current
+        user reads it: the stored value where they may consult the account, an
+        empty one elsewhere. Evaluated with sudo, limited to those accounts."""
+        domain = [(fname, operator, value)]
+        if self.env.su:
+            return domain
+        consultable = self._openbanking_consultable_query()
+        result = expression.AND(
+            [
+                [("id", "in", consultable)],
+                [("id", "in", self.sudo()._search(domain))],
+            ]
+        )
+        if self.sudo().new({}).filtered_domain(domain):
+            # the empty value matches: so do the accounts the user may not consult
+            result = expression.OR([result, [("id", "not in", consultable)]])
+        return result
+
+    def _openbanking_consultable_query(self):
+        """A query of the ids of the bank accounts on which the current user
+        holds an authorization (so at least consult) in their current
+        companies."""
+        return (
+            self.env["openbanking.authorization"]
+            .sudo()
+            ._search(
+                [
+                    ("user_id", "=", self.env.uid),
+                    "|",
+                    ("company_id", "=", False),
+                    ("company_id", "in", self.env.companies.ids),
+                ]
+            )
+            .subselect("bank_account_id")
         )
 
     # ------------------------------------------------------------------
