@@ -269,7 +269,8 @@ def main(argv=None):
             f".find((td) => td.textContent.includes({json.dumps(ACCOUNT)})).click()"
         )
         odoo.wait(
-            shown(".o_field_widget[name='bridge_account_ref']"),
+            f"{shown('.o_breadcrumb .active', ACCOUNT)}"
+            f" && {shown('.o_form_view .o_form_sheet')}",
             what="the bank account's form",
         )
         odoo.screenshot(args.output / "4-linked-bank-account.png")
