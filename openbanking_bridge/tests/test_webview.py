@@ -235,6 +235,7 @@ class TestWebview(BridgeEmulatorCase):
     def _assert_connect_action(self, action):
         self.assertEqual(action["type"], "ir.actions.act_url")
         self.assertEqual(action["target"], "new")
+        self.assertTrue(action["close"], "the dialog closes behind the Connect tab")
         prefix = f"{self.emu.url}/connect/session/"
         self.assertTrue(action["url"].startswith(prefix), action["url"])
         return self.emu.state.session(action["url"].removeprefix(prefix))

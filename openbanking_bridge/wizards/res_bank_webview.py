@@ -133,7 +133,13 @@ class ResBankWebview(models.TransientModel):
             if not registered:
                 raise
             return self._openbanking_notify_registered(error.args[0])
-        return {"type": "ir.actions.act_url", "url": url, "target": "new"}
+        # Connect opens in a new tab; `close` closes this dialog behind it
+        return {
+            "type": "ir.actions.act_url",
+            "url": url,
+            "target": "new",
+            "close": True,
+        }
 
     def _openbanking_wipe_password(self):
         self.sudo().write(
