@@ -230,7 +230,7 @@ class OpenbankingSignatory(models.Model):
     @api.model
     def _openbanking_encrypt(self, plaintext):
         try:
-            return crypto.encrypt(plaintext)
+            return crypto.encrypt(plaintext, dbname=self.env.cr.dbname)
         except crypto.SecretKeyError as error:
             self._openbanking_raise_key_error(error)
 
@@ -239,7 +239,7 @@ class OpenbankingSignatory(models.Model):
         """Return the plain text; ``crypto.SecretDecryptionError`` when no key
         decrypts it (the caller says what to do then)."""
         try:
-            return crypto.decrypt(ciphertext)
+            return crypto.decrypt(ciphertext, dbname=self.env.cr.dbname)
         except crypto.SecretKeyError as error:
             self._openbanking_raise_key_error(error)
 
@@ -572,15 +572,15 @@ class OpenbankingSignatory(models.Model):
     def _openbanking_reencrypt_secrets(self):
         """Re-encrypt every stored secret under a new key; system only.
 
-        With the key file, a new key is written in it first (the old ones kept),
+        With the database's key file, a new key is written in it first (the old
+        ones kept),
         every secret is re-encrypted under it, and the old keys are dropped from
         the file only once this transaction is committed. With the server option,
         the secrets are re-encrypted under its first key; the administrator then
         removes the old keys from the option. A secret no key decrypts any more
         is cleared: its signatory types the password again, or gets a new token.
 
-        The key file is shared by the databases of the server: with several
-        databases using this addon, rotate in each, or use the server option.
+        Each database has a key file of its own: the others are left alone.
 
         Return a notification for the administrator.
         """
@@ -604,7 +604,7 @@ class OpenbankingSignatory(models.Model):
         )
         rows = self.env.cr.fetchall()
         try:
-            rotate, finish, source = crypto.start_rotation()
+            rotate, finish, source = crypto.start_rotation(dbname=self.env.cr.dbname)
         except crypto.SecretKeyError as error:
             self._openbanking_raise_key_error(error)
         reencrypted = cleared = 0

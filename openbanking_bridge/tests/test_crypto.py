@@ -17,7 +17,7 @@ from odoo.addons.openbanking_bridge.tools import crypto
 
 from .common import OpenbankingCase
 
-KEY_FILE = "openbanking_bridge.key"
+KEY_DIRECTORY = "openbanking_bridge"
 ACTION = "openbanking_bridge.openbanking_web_service_action_reencrypt_secrets"
 
 
@@ -39,7 +39,8 @@ class TestCrypto(OpenbankingCase):
         super().setUp()
         self.data_dir = tempfile.mkdtemp(prefix="obb-crypto-")
         self.addCleanup(shutil.rmtree, self.data_dir)
-        self.key_path = os.path.join(self.data_dir, KEY_FILE)
+        self.key_dir = os.path.join(self.data_dir, KEY_DIRECTORY)
+        self.key_path = os.path.join(self.key_dir, f"{self.env.cr.dbname}.key")
         self.startPatcher(
             patch.dict(
                 config.options,
@@ -76,24 +77,27 @@ class TestCrypto(OpenbankingCase):
 
     def test_key_file_created_on_first_use(self):
         self.assertFalse(os.path.exists(self.key_path))
-        ciphertext = crypto.encrypt("pa55word")
+        ciphertext = crypto.encrypt("pa55word", dbname=self.env.cr.dbname)
         mode = os.stat(self.key_path).st_mode
         self.assertEqual(stat.S_IMODE(mode), 0o600)
         [key] = self._file_keys()
         self.assertEqual(Fernet(key).decrypt(ciphertext.encode()), b"pa55word")
-        self.assertEqual(crypto.decrypt(ciphertext), "pa55word")
+        self.assertEqual(
+            crypto.decrypt(ciphertext, dbname=self.env.cr.dbname), "pa55word"
+        )
         # kept, not replaced
-        crypto.encrypt("again")
+        crypto.encrypt("again", dbname=self.env.cr.dbname)
         self.assertEqual(self._file_keys(), [key])
-        self.assertEqual(os.listdir(self.data_dir), [KEY_FILE])
+        self.assertEqual(os.listdir(self.key_dir), [f"{self.env.cr.dbname}.key"])
 
     def test_key_file_creation_race_safe(self):
         barrier = threading.Barrier(8)
+        dbname = self.env.cr.dbname
         ciphertexts = []
 
         def first_use():
             barrier.wait()
-            ciphertexts.append(crypto.encrypt("same"))
+            ciphertexts.append(crypto.encrypt("same", dbname=dbname))
 
         threads = [threading.Thread(target=first_use) for _i in range(8)]
         for thread in threads:
@@ -105,16 +109,18 @@ class TestCrypto(OpenbankingCase):
         for ciphertext in ciphertexts:
             self.assertEqual(Fernet(key).decrypt(ciphertext.encode()), b"same")
         # no temporary file left behind
-        self.assertEqual(os.listdir(self.data_dir), [KEY_FILE])
+        self.assertEqual(os.listdir(self.key_dir), [f"{self.env.cr.dbname}.key"])
 
     def test_server_option_keys(self):
         new_key, old_key = Fernet.generate_key(), Fernet.generate_key()
         old_ciphertext = Fernet(old_key).encrypt(b"old secret").decode()
         self._set_option(new_key.decode(), f" {old_key.decode()} ")
-        ciphertext = crypto.encrypt("new secret")
+        ciphertext = crypto.encrypt("new secret", dbname=self.env.cr.dbname)
         # the first key encrypts, all decrypt
         self.assertEqual(Fernet(new_key).decrypt(ciphertext.encode()), b"new secret")
-        self.assertEqual(crypto.decrypt(old_ciphertext), "old secret")
+        self.assertEqual(
+            crypto.decrypt(old_ciphertext, dbname=self.env.cr.dbname), "old secret"
+        )
         self.assertFalse(os.path.exists(self.key_path))
 
     def test_unusable_keys(self):
@@ -135,7 +141,7 @@ class TestCrypto(OpenbankingCase):
         lost_key_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"pw").decode()
         self.signatory.sudo().bridge_password = lost_key_ciphertext
         with self.assertRaises(crypto.SecretDecryptionError):
-            crypto.decrypt(lost_key_ciphertext)
+            crypto.decrypt(lost_key_ciphertext, dbname=self.env.cr.dbname)
         signatory = self.signatory.with_user(self.user)
         self.assertFalse(signatory._openbanking_has_usable_password())
         with self.assertRaisesMessage(UserError, "type the password again"):
@@ -187,6 +193,22 @@ class TestCrypto(OpenbankingCase):
         with self.assertRaises(InvalidToken):
             Fernet(old_key).decrypt(after[0].encode())
         self.assertEqual(self.signatory._openbanking_get_password(), "password-1")
+
+    def test_reencrypt_leaves_other_databases_keys(self):
+        other_ciphertext = crypto.encrypt("other", dbname="obb_other_database")
+        other_path = os.path.join(self.key_dir, "obb_other_database.key")
+        with open(other_path, encoding="ascii") as other_file:
+            other_keys = other_file.read()
+        self._store_secrets(self.signatory, "password-1", "token-1")
+        self.env["openbanking.signatory"].with_user(
+            self.admin
+        )._openbanking_reencrypt_secrets()
+        self.env.cr.postcommit.run()
+        with open(other_path, encoding="ascii") as other_file:
+            self.assertEqual(other_file.read(), other_keys)
+        self.assertEqual(
+            crypto.decrypt(other_ciphertext, dbname="obb_other_database"), "other"
+        )
 
     def test_reencrypt_with_server_option(self):
         old_key, new_key = Fernet.generate_key(), Fernet.generate_key()

@@ -7,9 +7,12 @@ secret. They come from, in this order:
 
 1. the server option ``openbanking_bridge_keys`` (Odoo configuration file or
    command line): comma-separated Fernet keys; the first encrypts, all decrypt;
-2. else the key file ``<data_dir>/openbanking_bridge.key``: one key per line, the
-   first encrypts, all decrypt. It is created on first use, readable by the Odoo
-   user only (mode 0600). It is shared by every database of the server.
+2. else the database's key file ``<data_dir>/openbanking_bridge/<database>.key``:
+   one key per line, the first encrypts, all decrypt. It is created on first use,
+   readable by the Odoo user only (mode 0600). One file per database, so that
+   rotating the key of one database leaves the others alone; a copy of the
+   database under another name starts without it (its secrets are then asked for
+   again) unless the file is copied under the new name.
 
 The keys are read on every use (a few bytes): a key added by one worker is seen
 by the others at once. Works with cryptography 3.4.8, Odoo 18's pin.
@@ -27,7 +30,7 @@ from odoo.tools import config
 _logger = logging.getLogger(__name__)
 
 KEYS_OPTION = "openbanking_bridge_keys"
-KEY_FILE_NAME = "openbanking_bridge.key"
+KEY_DIRECTORY = "openbanking_bridge"
 KEY_FILE_HEADER = (
     "# Open Banking (Bridge) encryption keys, one per line: the first encrypts,\n"
     "# all decrypt. Keep a copy apart from the database backups: without it, the\n"
@@ -45,8 +48,11 @@ class SecretDecryptionError(Exception):
     """A ciphertext does not decrypt with any current key (key changed or lost)."""
 
 
-def key_file_path():
-    return os.path.join(config["data_dir"], KEY_FILE_NAME)
+def key_file_path(dbname):
+    """The key file of database ``dbname``."""
+    if not dbname or os.sep in dbname or dbname.startswith("."):
+        raise SecretKeyError("no key file for an unnamed database")
+    return os.path.join(config["data_dir"], KEY_DIRECTORY, f"{dbname}.key")
 
 
 def key_source():
@@ -54,17 +60,17 @@ def key_source():
     return SOURCE_OPTION if (config.get(KEYS_OPTION) or "").strip() else SOURCE_FILE
 
 
-def encrypt(plaintext):
+def encrypt(plaintext, *, dbname):
     """Return the Fernet ciphertext (str) of ``plaintext`` under the first key."""
-    return _multi_fernet().encrypt(plaintext.encode("utf-8")).decode("ascii")
+    return _multi_fernet(dbname).encrypt(plaintext.encode("utf-8")).decode("ascii")
 
 
-def decrypt(ciphertext):
+def decrypt(ciphertext, *, dbname):
     """Return the plain text of ``ciphertext``; raise ``SecretDecryptionError``
     when no current key decrypts it."""
     try:
         return (
-            _multi_fernet()
+            _multi_fernet(dbname)
             .decrypt(ciphertext.encode("ascii", "replace"))
             .decode("utf-8")
         )
@@ -72,7 +78,7 @@ def decrypt(ciphertext):
         raise SecretDecryptionError() from None
 
 
-def start_rotation():
+def start_rotation(*, dbname):
     """Prepare a re-encryption of the stored secrets under a new key.
 
     Return ``(rotate, finish, source)``: ``rotate(ciphertext)`` re-encrypts one
@@ -93,9 +99,9 @@ def start_rotation():
     anew and a password typed again.
     """
     if key_source() == SOURCE_OPTION:
-        multi_fernet = _multi_fernet()
+        multi_fernet = _multi_fernet(dbname)
         return _rotator(multi_fernet), lambda: None, SOURCE_OPTION
-    path = key_file_path()
+    path = key_file_path(dbname)
     keys = _read_or_create_key_file(path)
     new_key = Fernet.generate_key().decode("ascii")
     _write_key_file(path, [new_key, *keys])
@@ -123,11 +129,11 @@ def _rotator(multi_fernet):
     return rotate
 
 
-def _multi_fernet():
+def _multi_fernet(dbname):
     if key_source() == SOURCE_OPTION:
         keys = _parse_keys(config.get(KEYS_OPTION).split(","), KEYS_OPTION)
     else:
-        keys = _read_or_create_key_file(key_file_path())
+        keys = _read_or_create_key_file(key_file_path(dbname))
     return MultiFernet([Fernet(key) for key in keys])
 
 
@@ -224,7 +230,7 @@ def _write_key_file(path, keys):
 
 
 def _write_temporary(directory, keys):
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{KEY_FILE_NAME}.")
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".key.")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as tmp_file:
             tmp_file.write(_key_file_content(keys))
