@@ -8,8 +8,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from bridge_emulator.banks import french_iban
 
-from .common import USER_GROUP
-from .test_webview import BridgeEmulatorCase
+from .common import USER_GROUP, BridgeEmulatorCase
 
 IBAN = french_iban("30004", "00001", "00000004242")
 BALANCE = "1234.56"

@@ -2,10 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import contextlib
 import time
-from unittest.mock import patch
 from urllib.parse import parse_qsl
-
-from cryptography.fernet import Fernet
 
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import (
@@ -13,18 +10,15 @@ from odoo.tests.common import (
     ChromeBrowser,
     ChromeBrowserException,
 )
-from odoo.tools import config
 
-from odoo.addons.openbanking_bridge.bridge import BridgeClient
 from odoo.addons.openbanking_bridge.models.openbanking_web_service import (
     CONNECT_CALLBACK_ROUTE,
     WEBHOOK_ROUTE,
 )
 
-from bridge_emulator import BridgeEmulator
 from bridge_emulator.banks import french_iban
 
-from .common import USER_GROUP
+from .common import USER_GROUP, BridgeEmulatorMixin
 
 TOUR = "openbanking_bridge_e2e_tour"
 # what the tour types (openbanking_bridge_e2e_tour.js)
@@ -39,7 +33,7 @@ def emulator_iban(serial):
 
 
 @tagged("post_install", "-at_install", "is_tour")
-class TestEndToEnd(HttpCase):
+class TestEndToEnd(BridgeEmulatorMixin, HttpCase):
     """The whole flow in Chromium, against a Bridge emulator that sends its
     webhooks to this Odoo: a signatory opens the webview from the bank, types a
     password twice; on the emulator's Connect page two accounts are ticked and
@@ -51,20 +45,10 @@ class TestEndToEnd(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.emu = cls.enterClassContext(
-            BridgeEmulator(
-                webhook_url=f"{cls.base_url()}{WEBHOOK_ROUTE}",
-                webhook_secret=cls.webhook_secret,
-            )
+        cls._start_bridge_emulator(
+            webhook_url=f"{cls.base_url()}{WEBHOOK_ROUTE}",
+            webhook_secret=cls.webhook_secret,
         )
-        cls.startClassPatcher(
-            patch.dict(
-                config.options,
-                {"openbanking_bridge_keys": Fernet.generate_key().decode()},
-            )
-        )
-        # no waiting between the client's retries
-        cls.startClassPatcher(patch.object(BridgeClient, "_backoff"))
         cls.user = new_test_user(
             cls.env,
             login="ob_e2e_signatory",
@@ -115,14 +99,6 @@ class TestEndToEnd(HttpCase):
                 for iban in ibans
             ]
         )
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test guard compares the timeout with a number; the client's
-        # is a (connect, read) pair.
-        if isinstance(kw.get("timeout"), tuple):
-            kw["timeout"] = max(kw["timeout"])
-        return super()._request_handler(s, r, **kw)
 
     def test_webview_connect_webhooks_link(self):
         with self._browser(self.user.login) as browser:

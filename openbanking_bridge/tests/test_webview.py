@@ -1,7 +1,6 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from datetime import timedelta
-from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 from freezegun import freeze_time
@@ -9,66 +8,15 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
-from odoo.tools import SQL, config
+from odoo.tools import SQL
 
 from odoo.addons.openbanking_bridge import const
 from odoo.addons.openbanking_bridge.bridge import BridgeClient, BridgeNotFoundError
 
-from bridge_emulator import BridgeEmulator
-
-from .common import OpenbankingCase
+from .common import BridgeEmulatorCase
 
 V2_AUTHENTICATE = "POST /v2/authenticate"
 V3_AUTHENTICATE = "POST /v3/aggregation/authorization/token"
-
-
-class BridgeEmulatorCase(OpenbankingCase):
-    """An Open Banking case whose web service speaks to a Bridge emulator on
-    loopback, and whose secrets are encrypted with a key given as the server
-    option (no key file is written)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.emu = cls.enterClassContext(BridgeEmulator())
-        cls.key = Fernet.generate_key().decode()
-        cls.startClassPatcher(
-            patch.dict(config.options, {"openbanking_bridge_keys": cls.key})
-        )
-        # no waiting between the client's retries
-        cls.startClassPatcher(patch.object(BridgeClient, "_backoff"))
-        cls.service.write(
-            {
-                "api_url": cls.emu.url,
-                "client_id": cls.emu.client_id,
-                "client_secret": cls.emu.client_secret,
-            }
-        )
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test guard lets loopback requests through, but compares the
-        # timeout with a number; the client's is a (connect, read) pair.
-        if isinstance(kw.get("timeout"), tuple):
-            kw["timeout"] = max(kw["timeout"])
-        return super()._request_handler(s, r, **kw)
-
-    def setUp(self):
-        super().setUp()
-        self.emu.reset()
-
-    def _read_raw(self, record, fname):
-        """A column as stored, read with SQL (what a database dump shows)."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "SELECT %s FROM %s WHERE id = %s",
-                SQL.identifier(fname),
-                SQL.identifier(record._table),
-                record.id,
-            )
-        )
-        return self.env.cr.fetchone()[0]
 
 
 @tagged("post_install", "-at_install")

@@ -2,23 +2,19 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 from datetime import timedelta
-from unittest.mock import patch
-
-from cryptography.fernet import Fernet
 
 from odoo.tests import HttpCase, new_test_user
-from odoo.tools import SQL, config
+from odoo.tools import SQL
 
 from odoo.addons.openbanking_bridge import const
-from odoo.addons.openbanking_bridge.bridge import BridgeClient, compute_signature
+from odoo.addons.openbanking_bridge.bridge import compute_signature
 from odoo.addons.openbanking_bridge.models.openbanking_web_service import (
     WEBHOOK_ROUTE,
 )
 
-from bridge_emulator import BridgeEmulator
 from bridge_emulator.banks import french_iban
 
-from .common import MANAGER_GROUP, USER_GROUP
+from .common import MANAGER_GROUP, USER_GROUP, BridgeEmulatorMixin
 
 V3_AUTHENTICATE = "POST /v3/aggregation/authorization/token"
 V3_LIST_ACCOUNTS = "GET /v3/aggregation/accounts"
@@ -34,7 +30,7 @@ def make_iban(serial):
     return french_iban("30004", "00002", f"{serial:011d}")
 
 
-class WebhookCase(HttpCase):
+class WebhookCase(BridgeEmulatorMixin, HttpCase):
     """An Open Banking bank with its single active web service, speaking to a
     Bridge emulator that sends its webhooks to this Odoo's route; a signatory
     registered at the emulator; bank accounts of the company."""
@@ -44,20 +40,9 @@ class WebhookCase(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.emu = cls.enterClassContext(
-            BridgeEmulator(
-                webhook_url=f"{cls.base_url()}{WEBHOOK_ROUTE}",
-                webhook_secret=cls.secret,
-            )
+        cls._start_bridge_emulator(
+            webhook_url=f"{cls.base_url()}{WEBHOOK_ROUTE}", webhook_secret=cls.secret
         )
-        cls.startClassPatcher(
-            patch.dict(
-                config.options,
-                {"openbanking_bridge_keys": Fernet.generate_key().decode()},
-            )
-        )
-        # no waiting between the client's own retries
-        cls.startClassPatcher(patch.object(BridgeClient, "_backoff"))
         cls.company = cls.env.company
         cls.user = new_test_user(
             cls.env,
@@ -107,14 +92,6 @@ class WebhookCase(HttpCase):
             ]
         )
         cls.Event = cls.env["openbanking.webhook.event"]
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test guard compares the timeout with a number; the client's
-        # is a (connect, read) pair.
-        if isinstance(kw.get("timeout"), tuple):
-            kw["timeout"] = max(kw["timeout"])
-        return super()._request_handler(s, r, **kw)
 
     def setUp(self):
         super().setUp()
