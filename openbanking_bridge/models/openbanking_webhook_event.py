@@ -82,6 +82,13 @@ DELETION_EVENTS = (
     const.EVENT_ITEM_DELETED,
     const.EVENT_USER_DELETED,
 )
+# What the reception reads of the web services, in one query.
+RECEPTION_SERVICE_FIELDS = (
+    "name",
+    "company_id",
+    "webhook_secret",
+    "webhook_secret_previous",
+)
 PROCESS_CRON_XMLID = "openbanking_bridge.ir_cron_openbanking_webhook_event_process"
 CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_consent"
 
@@ -288,50 +295,8 @@ class OpenbankingWebhookEvent(models.Model):
         if not self.sudo()._openbanking_insert_event(vals):
             return 200, "Already received"
         if vals["state"] == "received":
-            self._openbanking_trigger_processing()
+            self.env.ref(PROCESS_CRON_XMLID).sudo()._trigger()
         return 200, "Received"
-
-    @api.model
-    def _openbanking_trigger_processing(self):
-        """Ask the processing cron to run now, as ``ir.cron._trigger()`` does,
-        but wake the cron workers only when no earlier trigger waits.
-
-        ``_trigger()`` wakes them after the commit with a NOTIFY sent through a
-        new connection to the ``postgres`` database, set up and closed each
-        time: the dearest part of answering a webhook. A trigger is still made
-        for each event: a cron run deletes only the triggers older than its
-        start, so it runs again for this one if it was running. Once this
-        transaction is committed, the workers are notified unless a trigger
-        made earlier for now is still there: its maker notified them (or relied
-        on an earlier one in turn), and the run that will delete it either
-        starts after this commit, or is running and runs again for this trigger.
-        Triggers made for later (retries) are not counted: nobody notified.
-        """
-        cron_sudo = self.env.ref(PROCESS_CRON_XMLID).sudo()
-        trigger_sudo = (
-            self.env["ir.cron.trigger"]
-            .sudo()
-            .create({"cron_id": cron_sudo.id, "call_at": fields.Datetime.now()})
-        )
-        cr = self.env.cr
-        query = SQL(
-            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND id < %s "
-            "AND call_at <= create_date + interval '2 seconds' LIMIT 1",
-            cron_sudo.id,
-            trigger_sudo.id,
-        )
-
-        def wake_cron_workers():
-            try:
-                # a new transaction, which sees what committed since this one
-                cr.execute(query, log_exceptions=False)
-                waiting = cr.fetchone()
-            except psycopg2.Error:
-                waiting = False
-            if not waiting:
-                cron_sudo._notifydb()
-
-        cr.postcommit.add(wake_cron_workers)
 
     @api.model
     def _openbanking_find_service(self, calling_code, body, signature):
@@ -343,10 +308,13 @@ class OpenbankingWebhookEvent(models.Model):
             candidates_sudo = services_sudo._get_by_calling_code(calling_code)
             if not candidates_sudo:
                 return services_sudo, 404, "Unknown calling code"
+            candidates_sudo.fetch(RECEPTION_SERVICE_FIELDS)
         else:
             # With several active services and no calling code, the one whose
             # secret verifies the signature.
-            candidates_sudo = services_sudo.search([("active", "=", True)])
+            candidates_sudo = services_sudo.search_fetch(
+                [("active", "=", True)], RECEPTION_SERVICE_FIELDS
+            )
             if not candidates_sudo:
                 return services_sudo, 404, "No active web service"
         signed_by_sudo = candidates_sudo.filtered(

@@ -1,12 +1,9 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
-from datetime import timedelta
-from unittest.mock import patch
 
-from odoo import fields
 from odoo.tests import tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import mute_logger
 
 from odoo.addons.openbanking_bridge import const
 from odoo.addons.openbanking_bridge.bridge import compute_signature
@@ -15,7 +12,6 @@ from odoo.addons.openbanking_bridge.models.openbanking_web_service import (
 )
 from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     MAX_BODY_SIZE,
-    PROCESS_CRON_XMLID,
 )
 
 from .webhook_common import (
@@ -298,37 +294,3 @@ class TestWebhookRoute(WebhookCase):
         )
         self.assertEqual(response.status_code, 405)
         self.assertFalse(self.Event.search_count([]))
-
-    def test_cron_workers_woken_unless_an_earlier_trigger_waits(self):
-        """Each stored event makes a trigger; the workers are notified after the
-        commit unless a trigger made earlier for now is still there."""
-        cron = self.env.ref(PROCESS_CRON_XMLID)
-        triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
-        triggers.unlink()
-        notified = []
-
-        def receive():
-            self.Event._openbanking_trigger_processing()
-            # TestCursor leaves post-commit hooks out: run them as a commit does
-            with patch.object(
-                type(self.env["ir.cron"]),
-                "_notifydb",
-                lambda cron_self: notified.append(cron_self.id),
-            ):
-                self.env.cr.postcommit.run()
-
-        receive()
-        self.assertEqual(notified, [cron.id])
-        receive()
-        self.assertEqual(notified, [cron.id], "the first trigger still waits")
-        self.assertEqual(
-            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), 2
-        )
-        # the cron ran and deleted them: the next event wakes it
-        self.env.cr.execute(
-            SQL("DELETE FROM ir_cron_trigger WHERE cron_id = %s", cron.id)
-        )
-        # a retry planned for later was not notified: it does not count
-        cron._trigger(at=fields.Datetime.now() + timedelta(minutes=5))
-        receive()
-        self.assertEqual(notified, [cron.id, cron.id])
