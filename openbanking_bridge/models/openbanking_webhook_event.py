@@ -21,6 +21,7 @@ listed once whatever its number of accounts.
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -31,8 +32,11 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.sql_db import connection_info_for
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
+
+from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
 from .. import const
 from ..bridge import (
@@ -97,6 +101,44 @@ CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_cons
 #  (time.monotonic() when listed, UTC datetime when listed, [Account])}
 _listings = OrderedDict()
 _listings_lock = threading.Lock()
+
+
+# {process id: psycopg2 connection to the "postgres" database}, to wake the cron
+# workers (see _notify_cron_workers)
+_notify_connections = {}
+_notify_lock = threading.Lock()
+
+
+def _notify_cron_workers(dbname):
+    """Wake the cron workers of ``dbname`` as ``ir.cron._notifydb`` does (a
+    NOTIFY on the ``postgres`` database, where they listen), through a
+    connection this process keeps: ``_notifydb`` sets up and closes one each
+    time, the dearest part of answering a webhook. Return False when it could
+    not; the caller falls back to ``_notifydb``."""
+    with _notify_lock:
+        connection = _notify_connections.get(os.getpid())
+        try:
+            if connection is None or connection.closed:
+                # a forked worker never uses its parent's connection
+                _notify_connections.clear()
+                _name, connection_info = connection_info_for("postgres")
+                connection = psycopg2.connect(**connection_info)
+                connection.autocommit = True
+                _notify_connections[os.getpid()] = connection
+            query = SQL(
+                "SELECT %s('cron_trigger', %s)",
+                SQL.identifier(ODOO_NOTIFY_FUNCTION),
+                dbname,
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(query.code, query.params)
+            return True
+        except psycopg2.Error as error:
+            _logger.info("Waking the cron workers failed (%s); trying again.", error)
+            _notify_connections.pop(os.getpid(), None)
+            if connection is not None and not connection.closed:
+                connection.close()
+            return False
 
 
 class EventBatch:
@@ -295,8 +337,29 @@ class OpenbankingWebhookEvent(models.Model):
         if not self.sudo()._openbanking_insert_event(vals):
             return 200, "Already received"
         if vals["state"] == "received":
-            self.env.ref(PROCESS_CRON_XMLID).sudo()._trigger()
+            self._openbanking_trigger_processing()
         return 200, "Received"
+
+    @api.model
+    def _openbanking_trigger_processing(self):
+        """Ask the processing cron to run now: what ``ir.cron._trigger()`` does
+        (a trigger, then the cron workers woken once committed), the workers
+        woken through a connection this process keeps (``_notify_cron_workers``).
+        """
+        cron_sudo = self.env.ref(PROCESS_CRON_XMLID).sudo()
+        if not cron_sudo.active:
+            # as _trigger(): an inactive cron's triggers would be ignored
+            return
+        self.env["ir.cron.trigger"].sudo().create(
+            {"cron_id": cron_sudo.id, "call_at": fields.Datetime.now()}
+        )
+        dbname = self.env.cr.dbname
+
+        def wake_cron_workers():
+            if not _notify_cron_workers(dbname):
+                cron_sudo._notifydb()
+
+        self.env.cr.postcommit.add(wake_cron_workers)
 
     @api.model
     def _openbanking_find_service(self, calling_code, body, signature):

@@ -1,7 +1,12 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+import select
+import time
 
+import psycopg2
+
+from odoo.sql_db import connection_info_for
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -12,6 +17,7 @@ from odoo.addons.openbanking_bridge.models.openbanking_web_service import (
 )
 from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     MAX_BODY_SIZE,
+    PROCESS_CRON_XMLID,
 )
 
 from .webhook_common import (
@@ -294,3 +300,31 @@ class TestWebhookRoute(WebhookCase):
         )
         self.assertEqual(response.status_code, 405)
         self.assertFalse(self.Event.search_count([]))
+
+    def test_stored_event_triggers_and_wakes_the_cron_workers(self):
+        """A trigger for now, and once committed the NOTIFY the cron workers
+        listen to, on the postgres database; an inactive cron is left alone."""
+        cron = self.env.ref(PROCESS_CRON_XMLID)
+        Trigger = self.env["ir.cron.trigger"]
+        before = Trigger.search_count([("cron_id", "=", cron.id)])
+        _name, connection_info = connection_info_for("postgres")
+        listener = psycopg2.connect(**connection_info)
+        self.addCleanup(listener.close)
+        listener.autocommit = True
+        with listener.cursor() as cursor:
+            cursor.execute("LISTEN cron_trigger")
+        for _attempt in range(2):  # the second through the kept connection
+            self.Event._openbanking_trigger_processing()
+            # TestCursor leaves post-commit hooks out: run them as a commit does
+            self.env.cr.postcommit.run()
+            deadline = time.monotonic() + 10
+            while not listener.notifies and time.monotonic() < deadline:
+                select.select([listener], [], [], 1)
+                listener.poll()
+            payloads = {notify.payload for notify in listener.notifies}
+            self.assertIn(self.env.cr.dbname, payloads)
+            listener.notifies.clear()
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
+        cron.active = False
+        self.Event._openbanking_trigger_processing()
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
