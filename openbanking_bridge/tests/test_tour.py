@@ -58,6 +58,8 @@ class TestOpenbankingTour(HttpCase):
 
     def test_open_banking_menu(self):
         self.env["res.bank"].create({"name": "Banque Tour Standard"})
+        # English may be inactive where the database was created in French
+        self.env["res.lang"]._activate_lang("en_US")
         user = new_test_user(
             self.env, login="ob_tour_en", lang="en_US", groups=USER_GROUP
         )
