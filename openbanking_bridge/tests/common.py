@@ -49,6 +49,10 @@ class OpenbankingCase(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
+        # the messages asserted are the English ones, whatever the database's
+        # languages (English may be inactive in a database made in French)
+        cls.env["res.lang"]._activate_lang("en_US")
+        cls.env = cls.env(context=dict(cls.env.context, lang="en_US"))
         cls.user = new_test_user(
             cls.env,
             login="ob_user",
