@@ -554,7 +554,10 @@ class OpenbankingWebhookEvent(models.Model):
         for event in self.sorted(
             lambda e: (e.event_timestamp or e.received_date, e.id)
         ):
-            event._openbanking_process_one(batch)
+            # outcomes and notes in the company's language, not the cron's
+            event.with_context(
+                lang=event.company_id.partner_id.lang
+            )._openbanking_process_one(batch)
             if event.state == "retry":
                 retry_dates.add(event.next_attempt_date)
         if retry_dates:

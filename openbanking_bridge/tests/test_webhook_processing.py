@@ -266,6 +266,19 @@ class TestWebhookProcessing(WebhookCase):
         self.assertIn("has the Bridge user not-a-signatory", event.message)
         self.assertEqual(self.emu.counters(), {})
 
+    def test_outcome_in_the_company_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["openbanking_bridge"], ["fr_FR"], overwrite=True
+        )
+        self.company.partner_id.lang = "fr_FR"
+        event = self.post_event(
+            const.EVENT_ACCOUNT_CREATED,
+            {"account_id": 1, "item_id": 2, "user_uuid": "not-a-signatory"},
+        )
+        self.process()
+        self.assertIn("n'a l'utilisateur Bridge not-a-signatory", event.message)
+
     # ------------------------------------------------------------------
     # item.refreshed
     # ------------------------------------------------------------------

@@ -44,6 +44,10 @@ class WebhookCase(BridgeEmulatorMixin, HttpCase):
             webhook_url=f"{cls.base_url()}{WEBHOOK_ROUTE}", webhook_secret=cls.secret
         )
         cls.company = cls.env.company
+        # events are processed in the company's language: English here,
+        # whatever the database's languages
+        cls.env["res.lang"]._activate_lang("en_US")
+        cls.company.partner_id.lang = "en_US"
         cls.user = new_test_user(
             cls.env,
             login="ob_wh_user",
