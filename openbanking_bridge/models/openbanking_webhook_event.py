@@ -343,16 +343,28 @@ class OpenbankingWebhookEvent(models.Model):
     @api.model
     def _openbanking_trigger_processing(self):
         """Ask the processing cron to run now: what ``ir.cron._trigger()`` does
-        (a trigger, then the cron workers woken once committed), the workers
-        woken through a connection this process keeps (``_notify_cron_workers``).
-        """
-        cron_sudo = self.env.ref(PROCESS_CRON_XMLID).sudo()
-        if not cron_sudo.active:
-            # as _trigger(): an inactive cron's triggers would be ignored
-            return
-        self.env["ir.cron.trigger"].sudo().create(
-            {"cron_id": cron_sudo.id, "call_at": fields.Datetime.now()}
+        (a trigger, unless the cron is inactive, then the cron workers woken once
+        committed), in one statement, the workers woken through a connection
+        this process keeps (``_notify_cron_workers``)."""
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            PROCESS_CRON_XMLID, raise_if_not_found=True
         )
+        now = fields.Datetime.now()
+        created = self.env.execute_query(
+            SQL(
+                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, "
+                "create_date, write_uid, write_date) "
+                "SELECT id, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s "
+                "FROM ir_cron WHERE id = %(cron)s AND active RETURNING id",
+                now=now,
+                uid=self.env.uid,
+                cron=cron_id,
+                to_flush=self.env["ir.cron"]._fields["active"],
+            )
+        )
+        if not created:
+            return
+        cron_sudo = self.env["ir.cron"].sudo().browse(cron_id)
         dbname = self.env.cr.dbname
 
         def wake_cron_workers():
