@@ -7,20 +7,27 @@ every loop is bounded in count and time, and the database is dropped at the end.
 """
 
 import contextlib
+import json
 import os
 import pathlib
+import platform
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
 import requests
 
+from bridge_emulator.banks import french_iban
+from bridge_emulator.webhooks import signature_header
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 VAR = REPO / "var" / "bench"
+RESULTS = VAR / "results.jsonl"
 ODOO_HOME = pathlib.Path(os.environ.get("ODOO_HOME", "/opt/odoo18"))
 ODOO_PY = ODOO_HOME / "venv" / "bin" / "python"
 ODOO_BIN = ODOO_HOME / "src" / "odoo-bin"
@@ -28,7 +35,14 @@ DB_HOST = os.environ.get("OBB_DB_HOST", "127.0.0.1")
 DB_USER = os.environ.get("OBB_DB_USER", "openbanking")
 DB_PASSWORD = os.environ.get("OBB_DB_PASSWORD", "openbanking")
 
+WEBHOOK_ROUTE = "/openbanking/bridge/webhook"
 WEBHOOK_SECRET = "bench-webhook-secret"
+# Odoo's worker memory limits, raised so that no worker is recycled during a
+# benchmark (the defaults are 2 GiB soft, 2.5 GiB hard).
+MEMORY_LIMITS = (
+    f"--limit-memory-soft={8 * 1024**3}",
+    f"--limit-memory-hard={10 * 1024**3}",
+)
 
 
 def free_port():
@@ -48,6 +62,45 @@ def median(values):
     return statistics.median(values)
 
 
+def wait_until(predicate, timeout, interval=0.05, what="the condition"):
+    """Call `predicate` until it returns a true value, at most `timeout`
+    seconds; return that value, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s")
+        time.sleep(interval)
+
+
+def bench_iban(serial, branch="00077"):
+    """A checksum-valid French IBAN numbered `serial` (bank code of the
+    emulator's Demo Bank)."""
+    return french_iban("30004", branch, f"{serial:011d}")
+
+
+def signed_post(session, url, body, timeout=30):
+    """POST a webhook body signed as Bridge signs it."""
+    return session.post(
+        url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "BridgeApi-Signature": signature_header(body, [WEBHOOK_SECRET]),
+        },
+        timeout=timeout,
+    )
+
+
+def event_body(event_type, content, timestamp_ms):
+    return json.dumps(
+        {"type": event_type, "timestamp": timestamp_ms, "content": content},
+        separators=(",", ":"),
+    ).encode()
+
+
 def print_table(title, header, rows):
     """A plain-text table, the form README.md quotes."""
     widths = [
@@ -59,16 +112,56 @@ def print_table(title, header, rows):
     print(
         "  ".join(
             str(cell).ljust(width) for cell, width in zip(header, widths, strict=True)
-        )
+        ).rstrip()
     )
     print(line)
     for row in rows:
         print(
             "  ".join(
                 str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
-            )
+            ).rstrip()
         )
     sys.stdout.flush()
+
+
+def record_goal(benchmark, goal, measured, passed):
+    """Append one goal's outcome to var/bench/results.jsonl, which
+    `bench.summary` prints as the final table."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as out:
+        out.write(
+            json.dumps(
+                {
+                    "benchmark": benchmark,
+                    "goal": goal,
+                    "measured": measured,
+                    # None: a figure shown with no goal
+                    "passed": None if passed is None else bool(passed),
+                }
+            )
+            + "\n"
+        )
+
+
+def machine():
+    """Date and machine, as README.md quotes them."""
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory": memory,
+    }
 
 
 class OdooDatabase:
@@ -96,14 +189,18 @@ class OdooDatabase:
             )
         )
         log = VAR / f"{self.name}-install.log"
-        with log.open("w") as out:
-            subprocess.run(
-                [str(ODOO_PY), str(ODOO_BIN), "-c", str(self.config), "-d", self.name,
-                 "-i", "openbanking_bridge", "--without-demo=all", "--stop-after-init",
-                 "--log-level=warn"],
-                check=True, stdout=out, stderr=subprocess.STDOUT, env=odoo_env(),
-                timeout=600,
-            )  # fmt: skip
+        try:
+            with log.open("w") as out:
+                subprocess.run(
+                    [str(ODOO_PY), str(ODOO_BIN), "-c", str(self.config),
+                     "-d", self.name, "-i", "openbanking_bridge",
+                     "--without-demo=all", "--stop-after-init", "--log-level=warn"],
+                    check=True, stdout=out, stderr=subprocess.STDOUT,
+                    env=odoo_env(), timeout=600,
+                )  # fmt: skip
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info):
@@ -114,12 +211,16 @@ class OdooDatabase:
             timeout=120,
         )
         self.config.unlink(missing_ok=True)
+        filestore = self.data_dir / "filestore" / self.name
+        if filestore.is_dir():
+            subprocess.run(["rm", "-rf", str(filestore)], check=False, timeout=120)
 
-    def shell(self, code, timeout=1800):
-        """Run `code` in `odoo-bin shell` on this database; return its stdout.
+    def shell(self, code, timeout=900):
+        """Run `code` in `odoo-bin shell` on this database; return the value it
+        printed as `print("RESULT", json.dumps(value))`, or None.
 
-        The code sees `env`, and must commit what it wants kept (a benchmark's
-        set-up, never business code).
+        The code sees `env` (superuser), and must commit what it wants kept (a
+        benchmark's set-up, never business code).
         """
         result = subprocess.run(
             [str(ODOO_PY), str(ODOO_BIN), "shell", "-c", str(self.config),
@@ -129,17 +230,104 @@ class OdooDatabase:
         )  # fmt: skip
         if result.returncode != 0 or "Traceback" in result.stderr:
             raise RuntimeError(f"odoo shell failed:\n{result.stderr[-3000:]}")
-        return result.stdout
+        for line in reversed(result.stdout.splitlines()):
+            if line.startswith("RESULT "):
+                return json.loads(line[len("RESULT ") :])
+        return None
+
+    def psql(self, query, timeout=600):
+        """Run SQL through psql (autocommit); return its output, stripped."""
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+            script.write(query)
+            script.flush()
+            result = subprocess.run(
+                ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", DB_HOST,
+                 "-U", DB_USER, "-d", self.name, "-f", script.name],
+                capture_output=True, text=True, check=False, timeout=timeout,
+                env={**os.environ, "PGPASSWORD": DB_PASSWORD},
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr[-2000:]}")
+        return result.stdout.strip()
 
     def sql(self, query):
-        """One value from a read-only query, through psql."""
-        result = subprocess.run(
-            ["psql", "-XAtq", "-h", DB_HOST, "-U", DB_USER, "-d", self.name,
-             "-c", query],
-            capture_output=True, text=True, check=True, timeout=60,
-            env={**os.environ, "PGPASSWORD": DB_PASSWORD},
-        )  # fmt: skip
-        return result.stdout.strip()
+        """One value from a query, through psql."""
+        return self.psql(query, timeout=60)
+
+    def setup_bridge(self, api_url, client_id, client_secret, user_uuid):
+        """An Open Banking bank, its single active web service (on `api_url`,
+        signed with WEBHOOK_SECRET), and a signatory registered as the Bridge
+        user `user_uuid`. Return their ids and the company's partner id."""
+        return self.shell(
+            f"""
+            import json
+            env = env(context=dict(env.context, tracking_disable=True))
+            env["openbanking.web.service"].search([]).action_archive()
+            bank = env["res.bank"].create(
+                {{"name": "Banque Bench", "openbanking_type": "open_banking",
+                 "openbanking_timeout": 120}}
+            )
+            service = env["openbanking.web.service"].create({{
+                "name": "Bridge Bench", "bank_id": bank.id, "api_url": {api_url!r},
+                "client_id": {client_id!r}, "client_secret": {client_secret!r},
+                "webhook_secret": {WEBHOOK_SECRET!r},
+            }})
+            user = env["res.users"].create({{
+                "login": "bench_signatory", "name": "Bench Signatory",
+                "email": "bench.signatory@example.com",
+                "groups_id": [(6, 0, [
+                    env.ref("openbanking_bridge.group_openbanking_user").id
+                ])],
+            }})
+            signatory = env["openbanking.signatory"].create(
+                {{"bank_id": bank.id, "user_id": user.id}}
+            )
+            signatory.write(
+                {{"bridge_user_uuid": {user_uuid!r}, "state": "registered"}}
+            )
+            env.cr.commit()
+            print("RESULT", json.dumps({{
+                "bank_id": bank.id, "service_id": service.id,
+                "signatory_id": signatory.id,
+                "partner_id": env.company.partner_id.id,
+                "company_id": env.company.id,
+            }}))
+            """
+        )
+
+    def add_bank_accounts(self, partner_id, bank_id, ibans):
+        """Bank accounts of the partner, created through the ORM (sanitized
+        numbers computed by Odoo)."""
+        return self.shell(
+            f"""
+            import json
+            env = env(context=dict(env.context, tracking_disable=True))
+            accounts = env["res.partner.bank"].create([
+                {{"acc_number": iban, "partner_id": {partner_id}, "bank_id": {bank_id}}}
+                for iban in {list(ibans)!r}
+            ])
+            env.cr.commit()
+            print("RESULT", json.dumps(accounts.ids))
+            """
+        )
+
+    def forget_token(self):
+        """Drop the signatories' stored Bridge tokens: the next processing
+        authenticates again."""
+        self.psql(
+            "UPDATE openbanking_signatory SET bridge_access_token = NULL, "
+            "bridge_token_expires_at = NULL, bridge_token_date = NULL"
+        )
+
+    def event_states(self):
+        """{state: count} of the webhook events."""
+        out = self.sql(
+            "SELECT state, count(*) FROM openbanking_webhook_event GROUP BY state"
+        )
+        return {
+            state: int(count)
+            for state, count in (line.split("|") for line in out.splitlines() if line)
+        }
 
 
 def odoo_env():
@@ -149,8 +337,9 @@ def odoo_env():
 class OdooServer:
     """Odoo serving one database on 127.0.0.1 with HTTP and cron workers."""
 
-    def __init__(self, database, workers=2, cron_workers=1, extra=()):
+    def __init__(self, database, workers=2, cron_workers=1, extra=(), db_filter=False):
         self.database = database
+        self.db_filter = db_filter
         self.port = free_port()
         self.workers = workers
         self.cron_workers = cron_workers
@@ -162,14 +351,22 @@ class OdooServer:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def webhook_url(self):
+        return f"{self.url}{WEBHOOK_ROUTE}"
+
     def __enter__(self):
+        # `-d` and no `--db-filter`: Odoo serves that database alone without
+        # listing the databases (a new connection to `postgres`) per request;
+        # with one, it lists them per request, as multi-database servers do
+        db_filter = [f"--db-filter=^{self.database.name}$"] if self.db_filter else []
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [str(ODOO_PY), str(ODOO_BIN), "-c", str(self.database.config),
-             "-d", self.database.name, f"--db-filter=^{self.database.name}$",
+             "-d", self.database.name,
              "--http-interface=127.0.0.1", f"--http-port={self.port}",
              f"--workers={self.workers}", f"--max-cron-threads={self.cron_workers}",
-             "--log-level=warn", *self.extra],
+             "--log-level=warn", *db_filter, *self.extra],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=odoo_env(),
             start_new_session=True,
         )  # fmt: skip
@@ -181,6 +378,7 @@ class OdooServer:
                 if requests.get(f"{self.url}/web/health", timeout=2).ok:
                     return self
             time.sleep(0.5)
+        self.__exit__()
         raise RuntimeError(f"Odoo did not answer within 120 s; see {self.log}")
 
     def __exit__(self, *exc_info):
@@ -193,6 +391,13 @@ class OdooServer:
                 self.process.wait(timeout=30)
         self._log_file.close()
 
+    def warm_up(self, requests_count=20):
+        """GET the webhook route a few times: every HTTP worker has loaded the
+        registry before anything is measured."""
+        with requests.Session() as session:
+            for _index in range(requests_count):
+                session.get(self.webhook_url, timeout=60).raise_for_status()
+
     def worker_pids(self):
         """{pid: title} of the master's children (titled by setproctitle)."""
         children = pathlib.Path(
@@ -200,6 +405,22 @@ class OdooServer:
         )
         pids = [int(pid) for pid in children.read_text().split()]
         return {pid: cmdline(pid) for pid in pids}
+
+    def workers_titled(self, kind):
+        """The pids of the workers whose title names `kind` ("WorkerHTTP",
+        "WorkerCron"), sorted."""
+        return sorted(
+            pid for pid, title in self.worker_pids().items() if f" {kind} " in title
+        )
+
+    def log_errors(self):
+        """The ERROR and CRITICAL lines of the server's log so far."""
+        self._log_file.flush()
+        return [
+            line
+            for line in self.log.read_text(errors="replace").splitlines()
+            if " ERROR " in line or " CRITICAL " in line
+        ]
 
 
 def cmdline(pid):
