@@ -51,23 +51,31 @@ ensure_tool_venv() {
     echo "$want" >"$stamp"
 }
 
-# pytest-odoo and the browser-test client inside Odoo's own venv, under the
-# constraint of everything that venv already holds, so that no Odoo pin moves.
-ensure_odoo_test_packages() {
-    local stamp="$ODOO_HOME/venv/.openbanking-test.sha256" want constraints
-    want=$(sha256sum "$REPO/requirements-odoo-test.txt" | cut -d' ' -f1)
+# Packages of a requirements file inside Odoo's own venv, under the constraint
+# of everything that venv already holds, so that no Odoo pin moves but the
+# packages named as free to (they and their own dependencies). Reinstalled only
+# when the requirements file changed.
+ensure_odoo_venv_packages() { # requirements file, "name|name|..." free to move
+    local requirements="$REPO/$1" free=$2 stamp want constraints
+    stamp="$ODOO_HOME/venv/.openbanking-$(basename "$1" .txt).sha256"
+    want=$(sha256sum "$requirements" | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    say "installing pytest-odoo into $ODOO_HOME/venv"
+    say "installing $1 into $ODOO_HOME/venv"
     mkdir -p "$VAR"
     constraints="$VAR/odoo-venv-constraints.txt"
     "$ODOO_PY" -m pip freeze --disable-pip-version-check 2>/dev/null \
-        | grep -v -i -E '^(pip|setuptools|wheel|pytest|pluggy|iniconfig|packaging)==' \
-        >"$constraints"
+        | grep -v -i -E "^(pip|setuptools|wheel|$free)==" >"$constraints"
     "$ODOO_PY" -m pip install --quiet --disable-pip-version-check \
-        -c "$constraints" -r "$REPO/requirements-odoo-test.txt" || return 1
+        -c "$constraints" -r "$requirements" || return 1
     echo "$want" >"$stamp"
+}
+
+# pytest-odoo and the browser-test client.
+ensure_odoo_test_packages() {
+    ensure_odoo_venv_packages requirements-odoo-test.txt \
+        "pytest|pytest-odoo|websocket-client|pluggy|iniconfig|packaging"
 }
 
 ensure_chromium() {

@@ -21,7 +21,6 @@ listed once whatever its number of accounts.
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -32,11 +31,8 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
-from odoo.sql_db import connection_info_for
 from odoo.tools import SQL, plaintext2html
 from odoo.tools.sql import create_index
-
-from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
 from .. import const
 from ..bridge import (
@@ -50,6 +46,7 @@ from ..bridge import (
     parse_event,
     verify_signature,
 )
+from ..tools import cron
 
 _logger = logging.getLogger(__name__)
 
@@ -101,44 +98,6 @@ CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_cons
 #  (time.monotonic() when listed, UTC datetime when listed, [Account])}
 _listings = OrderedDict()
 _listings_lock = threading.Lock()
-
-
-# {process id: psycopg2 connection to the "postgres" database}, to wake the cron
-# workers (see _notify_cron_workers)
-_notify_connections = {}
-_notify_lock = threading.Lock()
-
-
-def _notify_cron_workers(dbname):
-    """Wake the cron workers of ``dbname`` as ``ir.cron._notifydb`` does (a
-    NOTIFY on the ``postgres`` database, where they listen), through a
-    connection this process keeps: ``_notifydb`` sets up and closes one each
-    time, the dearest part of answering a webhook. Return False when it could
-    not; the caller falls back to ``_notifydb``."""
-    with _notify_lock:
-        connection = _notify_connections.get(os.getpid())
-        try:
-            if connection is None or connection.closed:
-                # a forked worker never uses its parent's connection
-                _notify_connections.clear()
-                _name, connection_info = connection_info_for("postgres")
-                connection = psycopg2.connect(**connection_info)
-                connection.autocommit = True
-                _notify_connections[os.getpid()] = connection
-            query = SQL(
-                "SELECT %s('cron_trigger', %s)",
-                SQL.identifier(ODOO_NOTIFY_FUNCTION),
-                dbname,
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(query.code, query.params)
-            return True
-        except psycopg2.Error as error:
-            _logger.info("Waking the cron workers failed (%s); trying again.", error)
-            _notify_connections.pop(os.getpid(), None)
-            if connection is not None and not connection.closed:
-                connection.close()
-            return False
 
 
 class EventBatch:
@@ -342,33 +301,20 @@ class OpenbankingWebhookEvent(models.Model):
 
     @api.model
     def _openbanking_trigger_processing(self):
-        """Ask the processing cron to run now: what ``ir.cron._trigger()`` does
-        (a trigger, unless the cron is inactive, then the cron workers woken once
-        committed), in one statement, the workers woken through a connection
-        this process keeps (``_notify_cron_workers``)."""
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            PROCESS_CRON_XMLID, raise_if_not_found=True
-        )
-        now = fields.Datetime.now()
-        created = self.env.execute_query(
-            SQL(
-                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, "
-                "create_date, write_uid, write_date) "
-                "SELECT id, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s "
-                "FROM ir_cron WHERE id = %(cron)s AND active RETURNING id",
-                now=now,
-                uid=self.env.uid,
-                cron=cron_id,
-                to_flush=self.env["ir.cron"]._fields["active"],
-            )
-        )
-        if not created:
+        """Ask the processing cron to run now, as ``ir.cron._trigger()`` does,
+        the cron workers woken once committed through a connection this process
+        keeps (``tools.cron``)."""
+        cron_sudo = self.env.ref(PROCESS_CRON_XMLID).sudo()
+        if not cron_sudo.active:
+            # as _trigger(): an inactive cron's triggers would be ignored
             return
-        cron_sudo = self.env["ir.cron"].sudo().browse(cron_id)
+        self.env["ir.cron.trigger"].sudo().create(
+            {"cron_id": cron_sudo.id, "call_at": fields.Datetime.now()}
+        )
         dbname = self.env.cr.dbname
 
         def wake_cron_workers():
-            if not _notify_cron_workers(dbname):
+            if not cron.wake_cron_workers(dbname):
                 cron_sudo._notifydb()
 
         self.env.cr.postcommit.add(wake_cron_workers)
