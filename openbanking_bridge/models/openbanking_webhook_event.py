@@ -302,14 +302,18 @@ class OpenbankingWebhookEvent(models.Model):
     @api.model
     def _openbanking_trigger_processing(self):
         """Ask the processing cron to run now, as ``ir.cron._trigger()`` does,
-        the cron workers woken once committed through a connection this process
-        keeps (``tools.cron``)."""
-        cron_sudo = self.env.ref(PROCESS_CRON_XMLID).sudo()
+        for less, since the route answers only once this is committed: the cron
+        taken from the xmlid cache, the cron workers woken through a connection
+        this process keeps (``tools.cron``)."""
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            PROCESS_CRON_XMLID, raise_if_not_found=True
+        )
+        cron_sudo = self.env["ir.cron"].sudo().browse(cron_id)
         if not cron_sudo.active:
             # as _trigger(): an inactive cron's triggers would be ignored
             return
         self.env["ir.cron.trigger"].sudo().create(
-            {"cron_id": cron_sudo.id, "call_at": fields.Datetime.now()}
+            {"cron_id": cron_id, "call_at": fields.Datetime.now()}
         )
         dbname = self.env.cr.dbname
 
