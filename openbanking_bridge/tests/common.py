@@ -15,6 +15,18 @@ from bridge_emulator import BridgeEmulator
 USER_GROUP = "openbanking_bridge.group_openbanking_user"
 MANAGER_GROUP = "openbanking_bridge.group_openbanking_manager"
 
+# Endpoint names of the emulator's counters (bridge_emulator.ENDPOINTS)
+V2_AUTHENTICATE = "POST /v2/authenticate"
+V2_CONNECT = "POST /v2/connect/items/add"
+V2_GET_ACCOUNT = "GET /v2/accounts/{account_id}"
+V2_GET_ITEM = "GET /v2/items/{item_id}"
+V2_LIST_ACCOUNTS = "GET /v2/accounts"
+V2_REFRESH = "POST /v2/items/{item_id}/refresh"
+V3_AUTHENTICATE = "POST /v3/aggregation/authorization/token"
+V3_CONNECT = "POST /v3/aggregation/connect-sessions"
+V3_GET_ACCOUNT = "GET /v3/aggregation/accounts/{account_id}"
+V3_LIST_ACCOUNTS = "GET /v3/aggregation/accounts"
+
 
 class BridgeEmulatorMixin:
     """For test classes that speak to a Bridge emulator on loopback: their

@@ -4,13 +4,14 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
 
 from .authorization_common import LinkedAccountCase
-from .common import OpenbankingCase
-
-V2_GET_ACCOUNT = "GET /v2/accounts/{account_id}"
-V2_GET_ITEM = "GET /v2/items/{item_id}"
-V2_REFRESH = "POST /v2/items/{item_id}/refresh"
-V2_CONNECT = "POST /v2/connect/items/add"
-V3_CONNECT = "POST /v3/aggregation/connect-sessions"
+from .common import (
+    V2_CONNECT,
+    V2_GET_ACCOUNT,
+    V2_GET_ITEM,
+    V2_REFRESH,
+    V3_CONNECT,
+    OpenbankingCase,
+)
 
 
 @tagged("post_install", "-at_install")

@@ -14,7 +14,8 @@ from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     RETRY_DELAYS_MINUTES,
 )
 
-from .webhook_common import V3_AUTHENTICATE, V3_LIST_ACCOUNTS, WebhookCase
+from .common import V3_AUTHENTICATE, V3_LIST_ACCOUNTS
+from .webhook_common import WebhookCase
 
 CONSENT_ACTIVITY = "openbanking_bridge.mail_activity_type_openbanking_consent"
 

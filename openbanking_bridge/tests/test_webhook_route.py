@@ -20,16 +20,14 @@ from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     PROCESS_CRON_XMLID,
 )
 
-from .webhook_common import (
-    EMULATOR_BANK_ID,
+from .common import (
     V2_AUTHENTICATE,
     V2_LIST_ACCOUNTS,
     V3_AUTHENTICATE,
     V3_GET_ACCOUNT,
     V3_LIST_ACCOUNTS,
-    WebhookCase,
-    make_iban,
 )
+from .webhook_common import EMULATOR_BANK_ID, WebhookCase, make_iban
 
 EVENT_LOGGER = "odoo.addons.openbanking_bridge.models.openbanking_webhook_event"
 # what a delivery may write: the event, the cron's trigger, a chatter message

@@ -13,10 +13,7 @@ from odoo.tools import SQL
 from odoo.addons.openbanking_bridge import const
 from odoo.addons.openbanking_bridge.bridge import BridgeClient, BridgeNotFoundError
 
-from .common import BridgeEmulatorCase
-
-V2_AUTHENTICATE = "POST /v2/authenticate"
-V3_AUTHENTICATE = "POST /v3/aggregation/authorization/token"
+from .common import V2_AUTHENTICATE, V3_AUTHENTICATE, BridgeEmulatorCase
 
 
 @tagged("post_install", "-at_install")

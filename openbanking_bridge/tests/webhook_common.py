@@ -16,11 +16,6 @@ from bridge_emulator.banks import french_iban
 
 from .common import MANAGER_GROUP, USER_GROUP, BridgeEmulatorMixin
 
-V3_AUTHENTICATE = "POST /v3/aggregation/authorization/token"
-V3_LIST_ACCOUNTS = "GET /v3/aggregation/accounts"
-V3_GET_ACCOUNT = "GET /v3/aggregation/accounts/{account_id}"
-V2_AUTHENTICATE = "POST /v2/authenticate"
-V2_LIST_ACCOUNTS = "GET /v2/accounts"
 # Bridge's bank (v2 bank_id, v3 provider_id) of the emulator's items
 EMULATOR_BANK_ID = 574
 
