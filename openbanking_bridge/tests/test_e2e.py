@@ -113,15 +113,19 @@ class TestEndToEnd(BridgeEmulatorMixin, HttpCase):
             )
             session_prefix = f"{self.emu.url}/connect/session/"
             self.assertTrue(connect_url.startswith(session_prefix), connect_url)
+
+            # 2. on the emulator's Connect page, in the same Chromium
+            browser.navigate_to(connect_url, wait_stop=True)
+            # Odoo's page is left: its last requests (the dialog closing, the
+            # form reloaded) are over before this thread reads the database,
+            # whose test cursor they share
+            self._wait_remaining_requests()
             # the Bridge user registered with the signatory's email and password
             signatory_sudo = self.signatory.sudo()
             self.assertEqual(signatory_sudo.state, "registered")
             bridge_user = self.emu.user(signatory_sudo.bridge_user_uuid)
             self.assertEqual(bridge_user["email"], self.user.email)
             self.assertEqual(signatory_sudo._openbanking_get_password(), PASSWORD)
-
-            # 2. on the emulator's Connect page, in the same Chromium
-            browser.navigate_to(connect_url, wait_stop=True)
             self._wait_until(browser, "!!document.getElementById('connect-submit')")
             self.assertEqual(
                 self._evaluate(
