@@ -2,8 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
 import threading
+from typing import NamedTuple
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import escape_psql
 
@@ -36,6 +37,30 @@ BRIDGE_TIMEOUT = (5, 30)
 _clients = {}
 _clients_lock = threading.Lock()
 CALLING_CODE_RE = re.compile(r"[A-Za-z0-9_-]+")
+# Fields whose change alters which web service a webhook is for, or how it is
+# checked: the cached receivers are dropped when one is written.
+RECEIVER_FIELDS = frozenset(
+    {
+        "active",
+        "calling_code",
+        "company_id",
+        "name",
+        "webhook_secret",
+        "webhook_secret_previous",
+    }
+)
+
+
+class WebhookReceiver(NamedTuple):
+    """What the webhook route needs of an active web service."""
+
+    id: int
+    name: str
+    company_id: int
+    # lowercase, or None
+    calling_code: str | None
+    # the current webhook secret, then the previous one (either may be None)
+    secrets: tuple
 
 
 class OpenbankingWebService(models.Model):
@@ -270,11 +295,18 @@ class OpenbankingWebService(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._clean_calling_code(vals)
+        self.env.registry.clear_cache()  # the webhook receivers
         return super().create(vals_list)
 
     def write(self, vals):
         self._clean_calling_code(vals)
+        if RECEIVER_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()  # the webhook receivers
         return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # the webhook receivers
+        return super().unlink()
 
     @api.model
     def _clean_calling_code(self, vals):
@@ -282,24 +314,42 @@ class OpenbankingWebService(models.Model):
             vals["calling_code"] = (vals["calling_code"] or "").strip() or False
 
     @api.model
-    def _get_by_calling_code(self, calling_code):
-        """Return, with sudo, the active web service a webhook sent to the URL
-        ending with ``calling_code`` is meant for, or an empty recordset.
-
-        Without a calling code, that is the only active web service, if there is
-        just one.
+    def _openbanking_webhook_receivers(self, calling_code):
+        """Return the active web services a webhook sent to the URL ending with
+        ``calling_code`` may be for, as ``WebhookReceiver`` tuples: the one with
+        that calling code (case-insensitive), or, without a calling code, every
+        active web service (the signature then tells which one).
         """
-        services_sudo = self.sudo()
-        if calling_code:
-            return services_sudo.search(
-                [
-                    ("active", "=", True),
-                    ("calling_code", "=ilike", escape_psql(calling_code)),
-                ],
-                limit=1,
+        receivers = self._openbanking_all_webhook_receivers()
+        if not calling_code:
+            return list(receivers)
+        if not CALLING_CODE_RE.fullmatch(calling_code):
+            return []
+        calling_code = calling_code.lower()
+        return [r for r in receivers if r.calling_code == calling_code]
+
+    @api.model
+    @tools.ormcache()
+    def _openbanking_all_webhook_receivers(self):
+        """The active web services, as the webhook route reads them on every
+        delivery: cached in each worker (one entry, whatever the URLs asked
+        for), dropped by a change of ``RECEIVER_FIELDS``."""
+        services_sudo = self.sudo().search_fetch(
+            [("active", "=", True)], list(RECEIVER_FIELDS)
+        )
+        return tuple(
+            WebhookReceiver(
+                id=service_sudo.id,
+                name=service_sudo.name,
+                company_id=service_sudo.company_id.id,
+                calling_code=(service_sudo.calling_code or "").lower() or None,
+                secrets=(
+                    service_sudo.webhook_secret or None,
+                    service_sudo.webhook_secret_previous or None,
+                ),
             )
-        service_sudo = services_sudo.search([("active", "=", True)], limit=2)
-        return service_sudo if len(service_sudo) == 1 else services_sudo.browse()
+            for service_sudo in services_sudo
+        )
 
     def _openbanking_api_version(self):
         self.ensure_one()

@@ -83,13 +83,6 @@ DELETION_EVENTS = (
     const.EVENT_ITEM_DELETED,
     const.EVENT_USER_DELETED,
 )
-# What the reception reads of the web services, in one query.
-RECEPTION_SERVICE_FIELDS = (
-    "name",
-    "company_id",
-    "webhook_secret",
-    "webhook_secret_previous",
-)
 PROCESS_CRON_XMLID = "openbanking_bridge.ir_cron_openbanking_webhook_event_process"
 CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_consent"
 
@@ -279,94 +272,58 @@ class OpenbankingWebhookEvent(models.Model):
         :param signature: the ``BridgeApi-Signature`` header, or None.
         :return: ``(HTTP status, short reason)``; the reason holds no data.
         """
-        service_sudo, status, reason = self._openbanking_find_service(
+        receiver, status, reason = self._openbanking_find_receiver(
             calling_code, body, signature
         )
-        if not service_sudo:
+        if not receiver:
             return status, reason
         try:
             event = parse_event(body)
         except WebhookPayloadError as error:
             # `field: reason`, both fixed strings of the parser
             _logger.warning(
-                "Webhook of the web service %s refused: %s", service_sudo.name, error
+                "Webhook of the web service %s refused: %s", receiver.name, error
             )
             return 400, str(error)
-        vals = self._openbanking_prepare_event_vals(service_sudo, event, body)
+        vals = self._openbanking_prepare_event_vals(receiver, event, body)
         if not self.sudo()._openbanking_insert_event(vals):
             return 200, "Already received"
-        if vals["state"] == "received":
-            self._openbanking_trigger_processing()
         return 200, "Received"
 
     @api.model
-    def _openbanking_trigger_processing(self):
-        """Ask the processing cron to run now, as ``ir.cron._trigger()`` does,
-        for less, since the route answers only once this is committed: the cron
-        taken from the xmlid cache, the cron workers woken through a connection
-        this process keeps (``tools.cron``)."""
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            PROCESS_CRON_XMLID, raise_if_not_found=True
-        )
-        cron_sudo = self.env["ir.cron"].sudo().browse(cron_id)
-        if not cron_sudo.active:
-            # as _trigger(): an inactive cron's triggers would be ignored
-            return
-        self.env["ir.cron.trigger"].sudo().create(
-            {"cron_id": cron_id, "call_at": fields.Datetime.now()}
-        )
-        dbname = self.env.cr.dbname
-
-        def wake_cron_workers():
-            if not cron.wake_cron_workers(dbname):
-                cron_sudo._notifydb()
-
-        self.env.cr.postcommit.add(wake_cron_workers)
-
-    @api.model
-    def _openbanking_find_service(self, calling_code, body, signature):
-        """Return ``(web service with sudo, status, reason)``: the active web
-        service the delivery is for and whose webhook secret signed it, or an
-        empty recordset with the refusal's status and reason."""
-        services_sudo = self.env["openbanking.web.service"].sudo()
-        if calling_code:
-            candidates_sudo = services_sudo._get_by_calling_code(calling_code)
-            if not candidates_sudo:
-                return services_sudo, 404, "Unknown calling code"
-            candidates_sudo.fetch(RECEPTION_SERVICE_FIELDS)
-        else:
-            # With several active services and no calling code, the one whose
-            # secret verifies the signature.
-            candidates_sudo = services_sudo.search_fetch(
-                [("active", "=", True)], RECEPTION_SERVICE_FIELDS
-            )
-            if not candidates_sudo:
-                return services_sudo, 404, "No active web service"
-        signed_by_sudo = candidates_sudo.filtered(
-            lambda service_sudo: verify_signature(
-                body,
-                signature,
-                [service_sudo.webhook_secret, service_sudo.webhook_secret_previous],
-            )
-        )
-        if len(signed_by_sudo) == 1:
-            return signed_by_sudo, 200, ""
-        if signed_by_sudo:
+    def _openbanking_find_receiver(self, calling_code, body, signature):
+        """Return ``(WebhookReceiver, status, reason)``: the active web service
+        the delivery is for and whose webhook secret signed it, or None with the
+        refusal's status and reason. Reads no table (the receivers are cached)."""
+        Service = self.env["openbanking.web.service"]
+        candidates = Service._openbanking_webhook_receivers(calling_code)
+        if not candidates:
+            if calling_code:
+                return None, 404, "Unknown calling code"
+            return None, 404, "No active web service"
+        signed_by = [
+            receiver
+            for receiver in candidates
+            if verify_signature(body, signature, receiver.secrets)
+        ]
+        if len(signed_by) == 1:
+            return signed_by[0], 200, ""
+        if signed_by:
             _logger.warning(
                 "Webhook refused: the web services %s share a webhook secret; "
                 "give each its own calling code.",
-                ", ".join(signed_by_sudo.mapped("name")),
+                ", ".join(receiver.name for receiver in signed_by),
             )
         else:
             _logger.warning(
                 "Webhook refused: missing or invalid signature for the web "
                 "service(s) %s.",
-                ", ".join(candidates_sudo.mapped("name")),
+                ", ".join(receiver.name for receiver in candidates),
             )
-        return services_sudo, 403, "Invalid signature"
+        return None, 403, "Invalid signature"
 
     @api.model
-    def _openbanking_prepare_event_vals(self, service_sudo, event, body):
+    def _openbanking_prepare_event_vals(self, receiver, event, body):
         content = event.raw.get("content")
         content = content if isinstance(content, dict) else {}
         if event.type == const.EVENT_TEST:
@@ -382,8 +339,8 @@ class OpenbankingWebhookEvent(models.Model):
             message = self.env._("Unknown type of event: ignored.")
         now = fields.Datetime.now()
         return {
-            "service_id": service_sudo.id,
-            "company_id": service_sudo.company_id.id,
+            "service_id": receiver.id,
+            "company_id": receiver.company_id,
             "event_type": _as_ref(event.type) or "?",
             "event_timestamp": event.timestamp.astimezone(timezone.utc).replace(
                 tzinfo=None
@@ -419,26 +376,70 @@ class OpenbankingWebhookEvent(models.Model):
 
     @api.model
     def _openbanking_insert_event(self, vals):
-        """Insert the event unless its delivery key is known; return its id or
-        None. Concurrent duplicates never raise a unique violation; under
-        repeatable read the later one may get a serialization failure, which the
-        HTTP layer retries, and then finds the first one."""
+        """Insert the event unless its delivery key is known, and, if it is to be
+        processed, ask the processing cron to run now; return the event's id or
+        None.
+
+        One statement, for the route answers only once it is committed:
+        ``ir.cron._trigger()`` would read the cron and create the trigger through
+        the ORM (four more queries). As there, an inactive cron gets no trigger;
+        the cron workers are woken once committed, through a connection this
+        process keeps (``tools.cron``).
+
+        Concurrent duplicates never raise a unique violation; under repeatable
+        read the later one may get a serialization failure, which the HTTP layer
+        retries, and then finds the first one.
+        """
         uid = self.env.uid
         now = fields.Datetime.now()
         vals = dict(
             vals, create_uid=uid, write_uid=uid, create_date=now, write_date=now
         )
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            PROCESS_CRON_XMLID, raise_if_not_found=True
+        )
+        # read below (no query when nothing is pending)
+        self.env["ir.cron"].flush_model(["active"])
         self.env.cr.execute(
             SQL(
-                "INSERT INTO %s (%s) VALUES (%s) "
-                "ON CONFLICT (service_id, delivery_key) DO NOTHING RETURNING id",
-                SQL.identifier(self._table),
-                SQL(", ").join(SQL.identifier(name) for name in vals),
-                SQL(", ").join(SQL("%s", value) for value in vals.values()),
+                """
+                WITH event AS (
+                    INSERT INTO %(table)s (%(columns)s) VALUES (%(values)s)
+                    ON CONFLICT (service_id, delivery_key) DO NOTHING
+                    RETURNING id, state
+                ), cron_trigger AS (
+                    INSERT INTO ir_cron_trigger
+                        (cron_id, call_at, create_uid, create_date, write_uid,
+                         write_date)
+                    SELECT ir_cron.id, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM ir_cron, event
+                     WHERE ir_cron.id = %(cron_id)s AND ir_cron.active
+                       AND event.state = 'received'
+                    RETURNING id
+                )
+                SELECT event.id, EXISTS (SELECT FROM cron_trigger) FROM event
+                """,
+                table=SQL.identifier(self._table),
+                columns=SQL(", ").join(SQL.identifier(name) for name in vals),
+                values=SQL(", ").join(SQL("%s", value) for value in vals.values()),
+                now=now,
+                uid=uid,
+                cron_id=cron_id,
             )
         )
         row = self.env.cr.fetchone()
-        return row[0] if row else None
+        if not row:
+            return None
+        event_id, triggered = row
+        if triggered:
+            dbname = self.env.cr.dbname
+
+            def wake_cron_workers():
+                if not cron.wake_cron_workers(dbname):
+                    self.env["ir.cron"].browse(cron_id)._notifydb()
+
+            self.env.cr.postcommit.add(wake_cron_workers)
+        return event_id
 
     # ------------------------------------------------------------------
     # Processing (the cron)

@@ -134,14 +134,54 @@ class TestWebService(OpenbankingCase):
             "https://erp.example.com/openbanking/bridge/webhook/b1",
         )
 
-    def test_get_by_calling_code(self):
+    def test_webhook_receivers(self):
+        """The services a webhook URL may be for: by calling code, whatever its
+        case; without one, every active service (the signature tells)."""
         Service = self.env["openbanking.web.service"]
-        self.assertEqual(Service._get_by_calling_code(False), self.service)
-        self.assertEqual(Service._get_by_calling_code("b1"), self.service)
+
+        def receivers(code):
+            return [
+                receiver.id for receiver in Service._openbanking_webhook_receivers(code)
+            ]
+
+        self.service.webhook_secret = "whsec-1"
+        self.assertEqual(receivers(False), [self.service.id])
+        self.assertEqual(receivers("B1"), [self.service.id])
+        (receiver,) = Service._openbanking_webhook_receivers("b1")
+        self.assertEqual(
+            (receiver.name, receiver.company_id, receiver.calling_code),
+            (self.service.name, self.company.id, "b1"),
+        )
+        self.assertEqual(receiver.secrets, ("whsec-1", None))
+        service_2 = self._create_service(webhook_secret="whsec-2")
+        self.assertEqual(receivers("b2"), [service_2.id])
+        self.assertEqual(
+            sorted(receivers(False)), sorted((self.service | service_2).ids)
+        )
+        for code in ("b_", "b%", "b1/", " b1"):
+            self.assertEqual(receivers(code), [], code)
+
+    def test_webhook_receivers_follow_changes(self):
+        """Cached per worker, they follow every change that matters: secrets,
+        calling code, archiving, deletion."""
+        Service = self.env["openbanking.web.service"]
+        self.assertTrue(Service._openbanking_webhook_receivers("b1"))
+        self.service.write(
+            {"webhook_secret": "whsec-new", "webhook_secret_previous": "whsec-old"}
+        )
+        (receiver,) = Service._openbanking_webhook_receivers("b1")
+        self.assertEqual(receiver.secrets, ("whsec-new", "whsec-old"))
+        self.service.calling_code = "b9"
+        self.assertFalse(Service._openbanking_webhook_receivers("b1"))
+        self.assertTrue(Service._openbanking_webhook_receivers("b9"))
+        self.service.action_archive()
+        self.assertFalse(Service._openbanking_webhook_receivers("b9"))
+        self.service.action_unarchive()
+        self.assertTrue(Service._openbanking_webhook_receivers("b9"))
         service_2 = self._create_service()
-        self.assertEqual(Service._get_by_calling_code("B2"), service_2)
-        self.assertFalse(Service._get_by_calling_code(False))
-        self.assertFalse(Service._get_by_calling_code("b_"))
+        self.assertTrue(Service._openbanking_webhook_receivers("b2"))
+        service_2.unlink()
+        self.assertFalse(Service._openbanking_webhook_receivers("b2"))
 
     def test_secrets_hidden_from_non_system_users(self):
         for user in (self.user, self.manager):

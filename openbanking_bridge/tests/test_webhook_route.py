@@ -300,8 +300,10 @@ class TestWebhookRoute(WebhookCase):
         self.assertFalse(self.Event.search_count([]))
 
     def test_stored_event_triggers_and_wakes_the_cron_workers(self):
-        """A trigger for now, and once committed the NOTIFY the cron workers
-        listen to, on the postgres database; an inactive cron is left alone."""
+        """An event to process: a trigger for now, in the same statement, and
+        once committed the NOTIFY the cron workers listen to, on the postgres
+        database. No trigger for a duplicate, an event with nothing to process,
+        or an inactive cron."""
         cron = self.env.ref(PROCESS_CRON_XMLID)
         Trigger = self.env["ir.cron.trigger"]
         before = Trigger.search_count([("cron_id", "=", cron.id)])
@@ -311,8 +313,17 @@ class TestWebhookRoute(WebhookCase):
         listener.autocommit = True
         with listener.cursor() as cursor:
             cursor.execute("LISTEN cron_trigger")
-        for _attempt in range(2):  # the second through the kept connection
-            self.Event._openbanking_trigger_processing()
+
+        def receive(event_type, serial):
+            content = {"account_id": serial, "item_id": 7, "user_uuid": "u-7"}
+            body = json.dumps(self.event_payload(event_type, content)).encode()
+            signature = f"v1={compute_signature(body, self.secret)}"
+            return self.Event._openbanking_receive(None, body, signature)
+
+        for serial in (1, 2):  # the second through the kept connection
+            self.assertEqual(
+                receive(const.EVENT_ACCOUNT_CREATED, serial), (200, "Received")
+            )
             # TestCursor leaves post-commit hooks out: run them as a commit does
             self.env.cr.postcommit.run()
             deadline = time.monotonic() + 10
@@ -323,6 +334,16 @@ class TestWebhookRoute(WebhookCase):
             self.assertIn(self.env.cr.dbname, payloads)
             listener.notifies.clear()
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
+        self.assertEqual(
+            receive(const.EVENT_ACCOUNT_CREATED, 2), (200, "Already received")
+        )
+        self.assertEqual(receive(const.EVENT_TEST, 3), (200, "Received"))
         cron.active = False
-        self.Event._openbanking_trigger_processing()
+        self.assertEqual(receive(const.EVENT_ACCOUNT_CREATED, 4), (200, "Received"))
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
+        self.assertEqual(
+            self.Event.search([("event_type", "=", const.EVENT_ACCOUNT_CREATED)])
+            .sorted("id")
+            .mapped("state"),
+            ["received"] * 3,
+        )
