@@ -1,5 +1,6 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import functools
 import logging
 
 import psycopg2
@@ -11,6 +12,7 @@ from odoo.http import request
 from .. import const
 from ..models.openbanking_web_service import WEBHOOK_ROUTE
 from ..models.openbanking_webhook_event import MAX_BODY_SIZE
+from ..tools import cron
 
 _logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class OpenbankingBridgeController(http.Controller):
         try:
             # one INSERT inside, in plain SQL: nothing is left for a flush
             # after the answer to fail on
-            status, reason = Event._openbanking_receive(
+            reception = Event._openbanking_receive(
                 calling_code,
                 body,
                 httprequest.headers.get(const.WEBHOOK_SIGNATURE_HEADER),
@@ -63,8 +65,15 @@ class OpenbankingBridgeController(http.Controller):
             # this request writes nothing else: rather than a savepoint (two
             # more round trips on every delivery), its transaction is dropped
             request.env.cr.rollback()
-            status, reason = 500, "Internal error"
-        return self._openbanking_answer(status, reason)
+            return self._openbanking_answer(500, "Internal error")
+        response = self._openbanking_answer(reception.status, reception.reason)
+        if reception.wake_cron_workers:
+            # Once the answer is sent, its transaction committed before: Bridge
+            # does not wait for this.
+            response.call_on_close(
+                functools.partial(cron.wake_cron_workers, request.env.cr.dbname)
+            )
+        return response
 
     @http.route(
         [WEBHOOK_ROUTE, f"{WEBHOOK_ROUTE}/<string:calling_code>"],

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from datetime import timedelta, timezone
+from typing import NamedTuple
 
 import psycopg2.errors
 
@@ -46,7 +47,6 @@ from ..bridge import (
     parse_event,
     verify_signature,
 )
-from ..tools import cron
 
 _logger = logging.getLogger(__name__)
 
@@ -91,6 +91,17 @@ CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_cons
 #  (time.monotonic() when listed, UTC datetime when listed, [Account])}
 _listings = OrderedDict()
 _listings_lock = threading.Lock()
+
+
+class Reception(NamedTuple):
+    """What the route answers to a delivery, and what it does once answered."""
+
+    status: int
+    # short, fixed: it never holds data
+    reason: str
+    # an event for the processing cron was stored: its workers are to be woken
+    # once this is committed
+    wake_cron_workers: bool = False
 
 
 class EventBatch:
@@ -270,13 +281,15 @@ class OpenbankingWebhookEvent(models.Model):
         :param calling_code: the last part of the URL, or None.
         :param bytes body: the raw request body.
         :param signature: the ``BridgeApi-Signature`` header, or None.
-        :return: ``(HTTP status, short reason)``; the reason holds no data.
+        :return: a ``Reception``; once its transaction is committed, the caller
+            wakes the cron workers if it says so (``tools.cron``): the route
+            does it after answering, since Bridge need not wait for it.
         """
         receiver, status, reason = self._openbanking_find_receiver(
             calling_code, body, signature
         )
         if not receiver:
-            return status, reason
+            return Reception(status, reason)
         try:
             event = parse_event(body)
         except WebhookPayloadError as error:
@@ -284,11 +297,13 @@ class OpenbankingWebhookEvent(models.Model):
             _logger.warning(
                 "Webhook of the web service %s refused: %s", receiver.name, error
             )
-            return 400, str(error)
+            return Reception(400, str(error))
         vals = self._openbanking_prepare_event_vals(receiver, event, body)
-        if not self.sudo()._openbanking_insert_event(vals):
-            return 200, "Already received"
-        return 200, "Received"
+        stored = self.sudo()._openbanking_insert_event(vals)
+        if not stored:
+            return Reception(200, "Already received")
+        _event_id, triggered = stored
+        return Reception(200, "Received", wake_cron_workers=triggered)
 
     @api.model
     def _openbanking_find_receiver(self, calling_code, body, signature):
@@ -377,14 +392,13 @@ class OpenbankingWebhookEvent(models.Model):
     @api.model
     def _openbanking_insert_event(self, vals):
         """Insert the event unless its delivery key is known, and, if it is to be
-        processed, ask the processing cron to run now; return the event's id or
-        None.
+        processed, ask the processing cron to run; return ``(event id, whether
+        the cron was triggered)``, or None for a known delivery.
 
         One statement, for the route answers only once it is committed:
         ``ir.cron._trigger()`` would read the cron and create the trigger through
-        the ORM (four more queries). As there, an inactive cron gets no trigger;
-        the cron workers are woken once committed, through a connection this
-        process keeps (``tools.cron``).
+        the ORM (four more queries). As there, an inactive cron gets no trigger.
+        Waking the cron workers is left to the caller (see ``_openbanking_receive``).
 
         Concurrent duplicates never raise a unique violation; under repeatable
         read the later one may get a serialization failure, which the HTTP layer
@@ -428,18 +442,7 @@ class OpenbankingWebhookEvent(models.Model):
             )
         )
         row = self.env.cr.fetchone()
-        if not row:
-            return None
-        event_id, triggered = row
-        if triggered:
-            dbname = self.env.cr.dbname
-
-            def wake_cron_workers():
-                if not cron.wake_cron_workers(dbname):
-                    self.env["ir.cron"].browse(cron_id)._notifydb()
-
-            self.env.cr.postcommit.add(wake_cron_workers)
-        return event_id
+        return tuple(row) if row else None
 
     # ------------------------------------------------------------------
     # Processing (the cron)

@@ -201,10 +201,10 @@ class TestWebhookConcurrency(HttpCase):
         body = self._body(99)
         with self.registry.cursor() as cr:
             Event = api.Environment(cr, SUPERUSER_ID, {})["openbanking.webhook.event"]
-            status, _reason = Event._openbanking_receive(
+            reception = Event._openbanking_receive(
                 self.calling_code, body, f"v1={compute_signature(body, self.secret)}"
             )
-            self.assertEqual(status, 200)
+            self.assertEqual(reception.status, 200)
             # not committed yet: the twin's insert waits on this one
             responses = []
             thread, errors = self._run_in_thread(

@@ -301,7 +301,7 @@ class TestWebhookRoute(WebhookCase):
 
     def test_stored_event_triggers_and_wakes_the_cron_workers(self):
         """An event to process: a trigger for now, in the same statement, and
-        once committed the NOTIFY the cron workers listen to, on the postgres
+        once answered the NOTIFY the cron workers listen to, on the postgres
         database. No trigger for a duplicate, an event with nothing to process,
         or an inactive cron."""
         cron = self.env.ref(PROCESS_CRON_XMLID)
@@ -314,6 +314,15 @@ class TestWebhookRoute(WebhookCase):
         with listener.cursor() as cursor:
             cursor.execute("LISTEN cron_trigger")
 
+        def notified(timeout=10):
+            deadline = time.monotonic() + timeout
+            while not listener.notifies and time.monotonic() < deadline:
+                select.select([listener], [], [], 1)
+                listener.poll()
+            payloads = {notify.payload for notify in listener.notifies}
+            listener.notifies.clear()
+            return self.env.cr.dbname in payloads
+
         def receive(event_type, serial):
             content = {"account_id": serial, "item_id": 7, "user_uuid": "u-7"}
             body = json.dumps(self.event_payload(event_type, content)).encode()
@@ -321,29 +330,35 @@ class TestWebhookRoute(WebhookCase):
             return self.Event._openbanking_receive(None, body, signature)
 
         for serial in (1, 2):  # the second through the kept connection
-            self.assertEqual(
-                receive(const.EVENT_ACCOUNT_CREATED, serial), (200, "Received")
+            self.post_event(
+                const.EVENT_ACCOUNT_CREATED,
+                {"account_id": serial, "item_id": 7, "user_uuid": "u-7"},
             )
-            # TestCursor leaves post-commit hooks out: run them as a commit does
-            self.env.cr.postcommit.run()
-            deadline = time.monotonic() + 10
-            while not listener.notifies and time.monotonic() < deadline:
-                select.select([listener], [], [], 1)
-                listener.poll()
-            payloads = {notify.payload for notify in listener.notifies}
-            self.assertIn(self.env.cr.dbname, payloads)
-            listener.notifies.clear()
+            self.assertTrue(notified())
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
         self.assertEqual(
-            receive(const.EVENT_ACCOUNT_CREATED, 2), (200, "Already received")
+            receive(const.EVENT_ACCOUNT_CREATED, 2), (200, "Already received", False)
         )
-        self.assertEqual(receive(const.EVENT_TEST, 3), (200, "Received"))
+        self.assertEqual(receive(const.EVENT_TEST, 3), (200, "Received", False))
+        self.assertEqual(
+            receive(const.EVENT_ACCOUNT_CREATED, 4), (200, "Received", True)
+        )
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 3)
         cron.active = False
-        self.assertEqual(receive(const.EVENT_ACCOUNT_CREATED, 4), (200, "Received"))
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 2)
+        self.assertEqual(
+            receive(const.EVENT_ACCOUNT_CREATED, 5), (200, "Received", False)
+        )
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), before + 3)
         self.assertEqual(
             self.Event.search([("event_type", "=", const.EVENT_ACCOUNT_CREATED)])
             .sorted("id")
             .mapped("state"),
-            ["received"] * 3,
+            ["received"] * 4,
         )
+        # the test event, the duplicate: nothing to wake the cron workers for
+        self.post_event(const.EVENT_TEST, {"n": 6})
+        self.post_event(
+            const.EVENT_ACCOUNT_CREATED,
+            {"account_id": 1, "item_id": 7, "user_uuid": "u-7"},
+        )
+        self.assertFalse(notified(timeout=2))

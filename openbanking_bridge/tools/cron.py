@@ -4,8 +4,7 @@
 
 The cron workers listen on the ``postgres`` database; ``ir.cron._notifydb``
 wakes them with a NOTIFY through a new connection to it each time (Odoo's pool
-keeps none to ``postgres``): the dearest part of answering a webhook, per
-bench/bench_ack.py. Each process here keeps that connection instead.
+keeps none to ``postgres``). Each process here keeps that connection instead.
 """
 
 import logging
@@ -29,30 +28,38 @@ _lock = threading.Lock()
 def wake_cron_workers(dbname):
     """Wake the cron workers of ``dbname``, as ``ir.cron._notifydb`` does.
 
-    Return False when it could not (the caller then falls back to
-    ``_notifydb``); a broken connection is dropped and made again next time.
+    A broken kept connection (a restarted server) is made again once. Should
+    that fail too, the triggers stay committed: the cron workers find them
+    when they next look, at most a minute later. Return whether they were
+    woken.
     """
     with _lock:
-        connection = _connections.get(os.getpid())
-        try:
-            if connection is None or connection.closed:
-                # a forked worker never uses its parent's connection
-                _connections.clear()
-                _name, connection_info = connection_info_for("postgres")
-                connection = psycopg2.connect(**connection_info)
-                connection.autocommit = True
-                _connections[os.getpid()] = connection
-            query = SQL(
-                "SELECT %s('cron_trigger', %s)",
-                SQL.identifier(ODOO_NOTIFY_FUNCTION),
-                dbname,
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(query.code, query.params)
-            return True
-        except psycopg2.Error as error:
-            _logger.info("Waking the cron workers failed (%s); trying again.", error)
-            _connections.pop(os.getpid(), None)
-            if connection is not None and not connection.closed:
-                connection.close()
-            return False
+        for attempt in (1, 2):
+            connection = _connections.get(os.getpid())
+            try:
+                if connection is None or connection.closed:
+                    # a forked worker never uses its parent's connection
+                    _connections.clear()
+                    _name, connection_info = connection_info_for("postgres")
+                    connection = psycopg2.connect(**connection_info)
+                    connection.autocommit = True
+                    _connections[os.getpid()] = connection
+                query = SQL(
+                    "SELECT %s('cron_trigger', %s)",
+                    SQL.identifier(ODOO_NOTIFY_FUNCTION),
+                    dbname,
+                )
+                with connection.cursor() as cursor:
+                    cursor.execute(query.code, query.params)
+                return True
+            except psycopg2.Error as error:
+                _connections.pop(os.getpid(), None)
+                if connection is not None and not connection.closed:
+                    connection.close()
+                if attempt == 2:
+                    _logger.warning(
+                        "Could not wake the cron workers (%s): they will find "
+                        "the new webhook events when they next look.",
+                        error,
+                    )
+    return False
