@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 import psycopg2.errors
@@ -83,6 +83,14 @@ DELETION_EVENTS = (
     const.EVENT_ITEM_DELETED,
     const.EVENT_USER_DELETED,
 )
+# The method applying each type of event processed.
+EVENT_HANDLERS = {
+    const.EVENT_ACCOUNT_CREATED: "_openbanking_handle_account_created",
+    const.EVENT_ITEM_REFRESHED: "_openbanking_handle_item_refreshed",
+    const.EVENT_ACCOUNT_DELETED: "_openbanking_handle_account_deleted",
+    const.EVENT_ITEM_DELETED: "_openbanking_handle_item_deleted",
+    const.EVENT_USER_DELETED: "_openbanking_handle_user_deleted",
+}
 PROCESS_CRON_XMLID = "openbanking_bridge.ir_cron_openbanking_webhook_event_process"
 CONSENT_ACTIVITY_XMLID = "openbanking_bridge.mail_activity_type_openbanking_consent"
 
@@ -102,6 +110,37 @@ class Reception(NamedTuple):
     # an event for the processing cron was stored: its workers are to be woken
     # once this is committed
     wake_cron_workers: bool = False
+
+
+class Outcome(NamedTuple):
+    """How processing an event ended: what is written on it. Hashable, so that
+    the events that end alike are written together."""
+
+    state: str
+    attempt_count: int
+    message: str
+    next_attempt_date: datetime | None = None
+    # for "done" only
+    signatory_id: int | None = None
+    bank_account_ids: tuple = ()
+
+    def vals(self, now):
+        vals = {
+            "state": self.state,
+            "attempt_count": self.attempt_count,
+            "message": self.message,
+            "next_attempt_date": self.next_attempt_date or False,
+        }
+        if self.state != "retry":
+            vals["processed_date"] = now
+        if self.state == "done":
+            vals["signatory_id"] = self.signatory_id or False
+            # an event is done once, and had no bank account before
+            if self.bank_account_ids:
+                vals["bank_account_ids"] = [
+                    fields.Command.set(list(self.bank_account_ids))
+                ]
+        return vals
 
 
 class EventBatch:
@@ -509,25 +548,33 @@ class OpenbankingWebhookEvent(models.Model):
 
         Bridge is asked first, once per signatory and item of the batch; then
         each event is applied in its own savepoint, so that one failing event
-        leaves the others done.
+        leaves the others done. The outcomes are written at the end, one UPDATE
+        per distinct outcome: a burst of events that end alike costs one.
         """
         if not self:
             return
         self.write({"state": "processing"})
         batch = EventBatch()
         self._openbanking_prefetch(batch)
-        retry_dates = set()
+        outcomes = defaultdict(lambda: self.browse())
         for event in self.sorted(
             lambda e: (e.event_timestamp or e.received_date, e.id)
         ):
             # outcomes and notes in the company's language, not the cron's
-            event.with_context(
+            outcome = event.with_context(
                 lang=event.company_id.partner_id.lang
             )._openbanking_process_one(batch)
-            if event.state == "retry":
-                retry_dates.add(event.next_attempt_date)
+            outcomes[outcome] |= event
+        now = fields.Datetime.now()
+        for outcome, events in outcomes.items():
+            events.write(outcome.vals(now))
+        retry_dates = sorted(
+            outcome.next_attempt_date
+            for outcome in outcomes
+            if outcome.state == "retry"
+        )
         if retry_dates:
-            self.env.ref(PROCESS_CRON_XMLID).sudo()._trigger(at=sorted(retry_dates))
+            self.env.ref(PROCESS_CRON_XMLID).sudo()._trigger(at=retry_dates)
 
     def _openbanking_prefetch(self, batch):
         """Fill ``batch``: the signatories of the events, the Bridge accounts of
@@ -705,26 +752,33 @@ class OpenbankingWebhookEvent(models.Model):
         )
 
     def _openbanking_process_one(self, batch):
-        """Process this event in a savepoint; record the outcome."""
+        """Apply this event, in a savepoint if there is anything to apply;
+        return its ``Outcome``, which the caller writes."""
         self.ensure_one()
         attempt = self.attempt_count + 1
+        signatory_sudo = self._openbanking_signatory(batch)
+        idle_message = self._openbanking_idle_message(signatory_sudo)
+        if idle_message:
+            return Outcome(
+                "done", attempt, idle_message, signatory_id=signatory_sudo.id
+            )
         try:
             with self.env.cr.savepoint():
-                outcome = self._openbanking_handle(batch)
+                message, signatory_sudo, bank_accounts_sudo = self._openbanking_handle(
+                    batch, signatory_sudo
+                )
         except (BridgeUnavailableError, BridgeRateLimitError) as error:
-            self._openbanking_set_retry(attempt, error)
+            return self._openbanking_retry_outcome(attempt, error)
         except BridgeError as error:
-            self._openbanking_set_outcome(
-                "failed", attempt, self._openbanking_bridge_message(error)
-            )
+            return Outcome("failed", attempt, self._openbanking_bridge_message(error))
         except UserError as error:
-            self._openbanking_set_outcome("failed", attempt, error.args[0])
+            return Outcome("failed", attempt, error.args[0])
         except CONCURRENCY_ERRORS:
             # a record it writes is being written by another transaction
-            self._openbanking_set_retry(attempt, None)
+            return self._openbanking_retry_outcome(attempt, None)
         except Exception:
             _logger.exception("Processing the webhook event %s failed", self.id)
-            self._openbanking_set_outcome(
+            return Outcome(
                 "failed",
                 attempt,
                 self.env._(
@@ -732,36 +786,22 @@ class OpenbankingWebhookEvent(models.Model):
                     "log, then process it again."
                 ),
             )
-        else:
-            message, signatory_sudo, bank_accounts_sudo = outcome
-            self._openbanking_set_outcome(
-                "done",
-                attempt,
-                message,
-                signatory_id=signatory_sudo.id,
-                bank_account_ids=[fields.Command.set(bank_accounts_sudo.ids)],
-            )
-
-    def _openbanking_set_outcome(self, state, attempt, message, **vals):
-        self.write(
-            {
-                "state": state,
-                "attempt_count": attempt,
-                "next_attempt_date": False,
-                "processed_date": fields.Datetime.now(),
-                "message": message,
-                **vals,
-            }
+        return Outcome(
+            "done",
+            attempt,
+            message,
+            signatory_id=signatory_sudo.id,
+            bank_account_ids=tuple(bank_accounts_sudo.ids),
         )
 
-    def _openbanking_set_retry(self, attempt, error):
+    def _openbanking_retry_outcome(self, attempt, error):
         reason = (
             self._openbanking_bridge_message(error)
             if error
             else self.env._("The records it changes were busy.")
         )
         if attempt >= MAX_ATTEMPTS:
-            self._openbanking_set_outcome(
+            return Outcome(
                 "failed",
                 attempt,
                 self.env._(
@@ -770,60 +810,45 @@ class OpenbankingWebhookEvent(models.Model):
                     reason=reason,
                 ),
             )
-            return
-        next_date = fields.Datetime.now() + timedelta(
-            minutes=RETRY_DELAYS_MINUTES[attempt - 1]
-        )
-        self.write(
-            {
-                "state": "retry",
-                "attempt_count": attempt,
-                "next_attempt_date": next_date,
-                "message": self.env._(
-                    "Attempt %(attempt)s of %(count)s failed, tried again later: "
-                    "%(reason)s",
-                    attempt=attempt,
-                    count=MAX_ATTEMPTS,
-                    reason=reason,
-                ),
-            }
+        return Outcome(
+            "retry",
+            attempt,
+            self.env._(
+                "Attempt %(attempt)s of %(count)s failed, tried again later: "
+                "%(reason)s",
+                attempt=attempt,
+                count=MAX_ATTEMPTS,
+                reason=reason,
+            ),
+            next_attempt_date=fields.Datetime.now()
+            + timedelta(minutes=RETRY_DELAYS_MINUTES[attempt - 1]),
         )
 
     def _openbanking_bridge_message(self, error):
         """A plain message for a Bridge error, nothing secret in it."""
         return self.service_id._openbanking_error_message(error)
 
-    def _openbanking_handle(self, batch):
-        """Apply this event; return ``(message, signatory, bank accounts)``."""
-        handlers = {
-            const.EVENT_ACCOUNT_CREATED: self._openbanking_handle_account_created,
-            const.EVENT_ITEM_REFRESHED: self._openbanking_handle_item_refreshed,
-            const.EVENT_ACCOUNT_DELETED: self._openbanking_handle_account_deleted,
-            const.EVENT_ITEM_DELETED: self._openbanking_handle_item_deleted,
-            const.EVENT_USER_DELETED: self._openbanking_handle_user_deleted,
-        }
-        signatory_sudo = self._openbanking_signatory(batch)
-        bank_accounts = self.env["res.partner.bank"].sudo()
-        handler = handlers.get(self.event_type)
-        if handler is None:
-            return (
-                self.env._("Nothing to do for this type of event."),
-                signatory_sudo,
-                bank_accounts,
-            )
-        content = parse_event(self.payload).content
+    def _openbanking_idle_message(self, signatory_sudo):
+        """The outcome's message when this event has nothing to apply, or None.
+
+        Read from the stored event alone: nothing here can fail.
+        """
+        if self.event_type not in EVENT_HANDLERS:
+            return self.env._("Nothing to do for this type of event.")
         if not signatory_sudo:
             # Bridge sends events for users deleted since, or of other banks.
-            return (
-                self.env._(
-                    "No signatory of the bank %(bank)s has the Bridge user "
-                    "%(uuid)s: nothing done.",
-                    bank=self.service_id.bank_id.display_name,
-                    uuid=content.user_uuid,
-                ),
-                signatory_sudo,
-                bank_accounts,
+            return self.env._(
+                "No signatory of the bank %(bank)s has the Bridge user "
+                "%(uuid)s: nothing done.",
+                bank=self.service_id.bank_id.display_name,
+                uuid=self.bridge_user_uuid,
             )
+        return None
+
+    def _openbanking_handle(self, batch, signatory_sudo):
+        """Apply this event; return ``(message, signatory, bank accounts)``."""
+        content = parse_event(self.payload).content
+        handler = getattr(self, EVENT_HANDLERS[self.event_type])
         return handler(batch, content, signatory_sudo)
 
     # ------------------------------------------------------------------
