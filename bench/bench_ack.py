@@ -9,7 +9,10 @@ checked, parsed, stored and triggers the processing cron, which the cron worker
 runs meanwhile (each event ends "done", nothing linked, no Bridge call).
 
 - latency: one client, requests one after the other, the two routes alternated
-  request by request (the order swapped every pair), after a warm-up;
+  request by request (the order rotated every round), after a warm-up; a third
+  request in each round, a POST of the same size refused for its signature
+  (403: nothing read, nothing written), shows what a POST through this route
+  costs before anything is stored (no goal);
 - throughput: CLIENTS concurrent clients sending a fixed number of requests to
   one route, the routes alternated in rounds (bare, webhook, webhook, bare).
 
@@ -98,6 +101,15 @@ class Load:
     def bare(self, session):
         return self._timed(session.get, self.bare_url)
 
+    def refused(self, session):
+        return self._timed(
+            session.post,
+            self.webhook_url,
+            expected=403,
+            data=self.bodies[0],
+            headers={**self.headers[0], "BridgeApi-Signature": "v1=" + "0" * 64},
+        )
+
     def webhook(self, session):
         index = self.take()
         return self._timed(
@@ -107,28 +119,28 @@ class Load:
             headers=self.headers[index],
         )
 
-    def _timed(self, method, url, **kwargs):
+    def _timed(self, method, url, expected=200, **kwargs):
         if time.monotonic() > self.deadline:
             raise Deadline()
         started = time.perf_counter()
         response = method(url, timeout=30, **kwargs)
         elapsed = time.perf_counter() - started
-        if response.status_code != 200:
+        if response.status_code != expected:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
         return elapsed
 
 
 def latency(load):
-    bare, webhook = [], []
+    """{route: [seconds]}: each round sends one request of each route, in an
+    order rotated every round (each route as often first, second and last)."""
+    routes = ("bare", "webhook", "refused")
+    times = {route: [] for route in routes}
     with requests.Session() as session:
         for index in range(LATENCY_REQUESTS):
-            if index % 2:
-                webhook.append(load.webhook(session))
-                bare.append(load.bare(session))
-            else:
-                bare.append(load.bare(session))
-                webhook.append(load.webhook(session))
-    return bare, webhook
+            shift = index % len(routes)
+            for route in routes[shift:] + routes[:shift]:
+                times[route].append(getattr(load, route)(session))
+    return times
 
 
 def throughput(load, send, count):
@@ -170,7 +182,8 @@ def measure(db, server, first_serial):
         for _index in range(WARM_UP):
             load.bare(session)
             load.webhook(session)
-    bare_latency, webhook_latency = latency(load)
+    times = latency(load)
+    bare_latency, webhook_latency = times["bare"], times["webhook"]
     rates = {"bare": [], "webhook": []}
     for order in THROUGHPUT_ROUNDS:
         for name in order:
@@ -190,6 +203,7 @@ def measure(db, server, first_serial):
             percentile(bare_latency, 0.95) * ms,
             percentile(webhook_latency, 0.95) * ms,
         ),
+        "refused p50": median(times["refused"]) * ms,
         "throughput": (
             sum(rates["bare"]) / len(rates["bare"]),
             sum(rates["webhook"]) / len(rates["webhook"]),
@@ -231,12 +245,23 @@ def main():
                     f"{webhook / bare:.2f}",
                 )
             )
+        bare = figures["p50"][0]
+        refused = figures["refused p50"]
+        rows.append(
+            (
+                label,
+                "p50 (ms), refused POST (403)",
+                f"{bare:.2f}",
+                f"{refused:.2f}",
+                f"{refused / bare:.2f}",
+            )
+        )
     print_table(
-        f"Webhook acknowledgement vs the bare GET of the same route (2 HTTP "
+        f"Webhook acknowledgement (POST) vs the bare GET of the same route (2 HTTP "
         f"workers, 1 cron worker processing meanwhile; latency: {LATENCY_REQUESTS} "
         f"sequential requests each; throughput: {CLIENTS} clients, "
         f"{len(THROUGHPUT_ROUNDS)} rounds of {PER_ROUND} each)",
-        ("server", "measure", "bare GET", "webhook POST", "ratio"),
+        ("server", "measure", "bare GET", "POST", "ratio"),
         rows,
     )
     print(
@@ -264,6 +289,12 @@ def main():
         "ack",
         "p95 webhook / p95 bare (no goal)",
         f"{ratio(False, 'p95'):.2f}",
+        None,
+    )
+    record_goal(
+        "ack",
+        "p50 refused POST (403) / p50 bare (no goal)",
+        f"{results[False]['refused p50'] / results[False]['p50'][0]:.2f}",
         None,
     )
     record_goal(
