@@ -3,19 +3,23 @@
 """Bridge's webhook deliveries: stored at once by the route, processed by a cron.
 
 The route (``controllers/main.py``) hands the raw body to ``_openbanking_receive``,
-which checks the signature before anything else, parses the event, and stores it
-with ``INSERT ... ON CONFLICT DO NOTHING`` on (web service, delivery key): a
-delivery received twice, even at the same moment, is one record. Nothing calls
-Bridge there; the route answers as soon as the event is stored.
+which checks the signature before anything else (against the web services cached
+in each worker: no query), parses the event, and stores it with ``INSERT ... ON
+CONFLICT DO NOTHING`` on (web service, delivery key), the cron's trigger in the
+same statement: a delivery received twice, even at the same moment, is one record.
+Nothing calls Bridge there; the route answers as soon as the event is stored, then
+wakes the cron workers.
 
-``_cron_process_events`` takes a batch with ``FOR UPDATE SKIP LOCKED`` (several cron
-workers never take the same event) and processes it in the cron's transaction, one
-savepoint per event. Bridge is called once per item per batch: one token per
-signatory, one account listing per item, one search of the IBANs in Odoo. Bridge
-Connect sends one ``item.account.created`` per account, one after the other: the
-cron takes them in several batches as they arrive, and reuses the listing it made
-for the first one (see ``_openbanking_cached_listing``), so that an item is
-listed once whatever its number of accounts.
+``_cron_process_events`` takes a batch with ``FOR UPDATE SKIP LOCKED`` (several
+cron workers never take the same event) and processes it in the cron's
+transaction, one savepoint per event that has anything to apply; the outcomes are
+written at the end, one UPDATE per distinct outcome. Bridge is called once per
+item per batch: one token per signatory, one account listing per item, one search
+of the IBANs in Odoo. Bridge Connect sends one ``item.account.created`` per
+account, one after the other: the cron takes them in several batches as they
+arrive, and reuses the listing it made for the first one (see
+``_openbanking_cached_listing``), so that an item is listed once whatever its
+number of accounts.
 """
 
 import hashlib
