@@ -5,6 +5,7 @@ from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 
+from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tools import SQL, config
 
@@ -131,6 +132,28 @@ class OpenbankingCase(TransactionCase):
                 "bank_id": cls.bank.id,
             }
         )
+
+    def assertFieldRefused(self, record, fname, value):
+        """``fname`` is out of reach of ``record``'s user through every ORM entry
+        point: not described, not read, searched, ordered, grouped, written (with
+        ``value``) nor exported."""
+        self.assertNotIn(fname, record.fields_get())
+        for name, args in (
+            ("read", ([fname],)),
+            ("search_read", ([], [fname])),
+            ("web_read", ({fname: {}},)),
+            ("web_search_read", ([], {fname: {}})),
+            ("search", ([(fname, "!=", False)],)),
+            ("search_count", ([(fname, "=", "x")],)),
+            ("search_fetch", ([], ["id"], 0, None, fname)),
+            ("read_group", ([], ["id:count"], [fname])),
+            ("read_group", ([], [f"{fname}:count_distinct"], [])),
+            ("web_read_group", ([], ["id:count"], [fname])),
+            ("write", ({fname: value},)),
+            ("export_data", ([fname],)),
+        ):
+            with self.assertRaises(AccessError, msg=name):
+                getattr(record, name)(*args)
 
     @contextmanager
     def assertRaisesMessage(self, exception, message):
