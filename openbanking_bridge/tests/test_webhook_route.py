@@ -1,8 +1,10 @@
 # Copyright 2026 openbanking_bridge contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+import os
 import select
 import time
+from unittest.mock import patch
 
 import psycopg2
 
@@ -19,6 +21,7 @@ from odoo.addons.openbanking_bridge.models.openbanking_webhook_event import (
     MAX_BODY_SIZE,
     PROCESS_CRON_XMLID,
 )
+from odoo.addons.openbanking_bridge.tools import cron as cron_tools
 
 from .common import (
     V2_AUTHENTICATE,
@@ -299,14 +302,10 @@ class TestWebhookRoute(WebhookCase):
         self.assertEqual(response.status_code, 405)
         self.assertFalse(self.Event.search_count([]))
 
-    def test_stored_event_triggers_and_wakes_the_cron_workers(self):
-        """An event to process: a trigger for now, in the same statement, and
-        once answered the NOTIFY the cron workers listen to, on the postgres
-        database. No trigger for a duplicate, an event with nothing to process,
-        or an inactive cron."""
-        cron = self.env.ref(PROCESS_CRON_XMLID)
-        Trigger = self.env["ir.cron.trigger"]
-        before = Trigger.search_count([("cron_id", "=", cron.id)])
+    def _listen_to_cron_workers(self):
+        """``(connection, notified)``: a connection listening, as the cron
+        workers do, on the postgres database; ``notified(timeout)`` says whether
+        this database's cron workers were woken since it was last called."""
         _name, connection_info = connection_info_for("postgres")
         listener = psycopg2.connect(**connection_info)
         self.addCleanup(listener.close)
@@ -322,6 +321,18 @@ class TestWebhookRoute(WebhookCase):
             payloads = {notify.payload for notify in listener.notifies}
             listener.notifies.clear()
             return self.env.cr.dbname in payloads
+
+        return listener, notified
+
+    def test_stored_event_triggers_and_wakes_the_cron_workers(self):
+        """An event to process: a trigger for now, in the same statement, and
+        once answered the NOTIFY the cron workers listen to, on the postgres
+        database. No trigger for a duplicate, an event with nothing to process,
+        or an inactive cron."""
+        cron = self.env.ref(PROCESS_CRON_XMLID)
+        Trigger = self.env["ir.cron.trigger"]
+        before = Trigger.search_count([("cron_id", "=", cron.id)])
+        _listener, notified = self._listen_to_cron_workers()
 
         def receive(event_type, serial):
             content = {"account_id": serial, "item_id": 7, "user_uuid": "u-7"}
@@ -361,4 +372,34 @@ class TestWebhookRoute(WebhookCase):
             const.EVENT_ACCOUNT_CREATED,
             {"account_id": 1, "item_id": 7, "user_uuid": "u-7"},
         )
+        self.assertFalse(notified(timeout=2))
+
+    def test_waking_survives_a_broken_connection(self):
+        """The kept connection to postgres, broken (its server process ended):
+        made again at once, the cron workers woken; should that fail too, a
+        warning, and nothing raised."""
+        listener, notified = self._listen_to_cron_workers()
+
+        def break_kept_connection():
+            kept = cron_tools._connections[os.getpid()]
+            with listener.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(%s)", [kept.get_backend_pid()]
+                )
+            self.assertFalse(kept.closed)  # psycopg2 finds out when used
+
+        cron_tools.wake_cron_workers(self.env.cr.dbname)
+        self.assertTrue(notified())
+        break_kept_connection()
+        cron_tools.wake_cron_workers(self.env.cr.dbname)
+        self.assertTrue(notified())
+        break_kept_connection()
+        with (
+            patch.object(
+                cron_tools.psycopg2, "connect", side_effect=psycopg2.OperationalError
+            ),
+            self.assertLogs(cron_tools.__name__, "WARNING") as logs,
+        ):
+            cron_tools.wake_cron_workers(self.env.cr.dbname)
+        self.assertIn("Could not wake the cron workers", logs.output[0])
         self.assertFalse(notified(timeout=2))

@@ -30,8 +30,7 @@ def wake_cron_workers(dbname):
 
     A broken kept connection (a restarted server) is made again once. Should
     that fail too, the triggers stay committed: the cron workers find them
-    when they next look, at most a minute later. Return whether they were
-    woken.
+    when they next look, at most a minute later.
     """
     with _lock:
         for attempt in (1, 2):
@@ -51,7 +50,7 @@ def wake_cron_workers(dbname):
                 )
                 with connection.cursor() as cursor:
                     cursor.execute(query.code, query.params)
-                return True
+                return
             except psycopg2.Error as error:
                 _connections.pop(os.getpid(), None)
                 if connection is not None and not connection.closed:
@@ -62,4 +61,3 @@ def wake_cron_workers(dbname):
                         "the new webhook events when they next look.",
                         error,
                     )
-    return False
